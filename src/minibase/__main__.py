@@ -1,0 +1,3 @@
+from minibase.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""One FastAPI router per resource: parse, authorize, call a service."""

@@ -1,0 +1,65 @@
+"""``create_app(settings)``: the ASGI application, wired by its lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from minibase import __version__
+from minibase.api import health
+from minibase.config import Settings
+from minibase.context import AppContext
+from minibase.http.errors import install_error_handlers
+from minibase.http.middleware import RequestContextMiddleware
+from minibase.realtime.bus import InProcessBus
+from minibase.store.database import Database
+from minibase.store.migrate import migrate
+from minibase.store.unit_of_work import Store
+
+
+def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
+    """Build the application for ``settings``.
+
+    Nothing happens at import or build time: the database, the bus and background tasks
+    start in the lifespan and stop with it. ``run_migrations=False`` serves a database
+    that is already migrated (tests copy a migrated template).
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if run_migrations:
+            await migrate(settings)
+        database = Database(settings)
+        bus = InProcessBus()
+        store = Store(database, publish=bus.publish)
+        await bus.start()
+        app.state.ctx = AppContext(settings=settings, database=database, store=store, bus=bus)
+        try:
+            yield
+        finally:
+            await bus.close()
+            await database.close()
+
+    app = FastAPI(
+        title="Minibase",
+        version=__version__,
+        description=(
+            "Self-hosted, multi-tenant, real-time backend for node-based workflow editors."
+        ),
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["ETag", "X-Quota-Warning", "X-Request-Id", "Retry-After"],
+        )
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.include_router(health.router)
+    return app

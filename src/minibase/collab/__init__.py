@@ -1,0 +1,1 @@
+"""Collaborative editing: Yjs rooms, the y-websocket protocol, persistence and rules."""

@@ -1,0 +1,18 @@
+"""The objects one running instance shares between requests, built by the app's lifespan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from minibase.config import Settings
+from minibase.realtime.bus import EventBus
+from minibase.store.database import Database
+from minibase.store.unit_of_work import Store
+
+
+@dataclass(slots=True)
+class AppContext:
+    settings: Settings
+    database: Database
+    store: Store
+    bus: EventBus

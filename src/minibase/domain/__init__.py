@@ -1,0 +1,1 @@
+"""Pure logic, no I/O and no framework: roles, plans, quotas, flow rules, merges, diffs."""

@@ -1,0 +1,1 @@
+"""HTTP plumbing: responses, middleware, error handlers."""

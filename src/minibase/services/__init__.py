@@ -1,0 +1,1 @@
+"""Use cases, each in one transaction: orgs, members, flows, versions, outputs, audit."""

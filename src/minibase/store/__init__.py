@@ -1,0 +1,1 @@
+"""Storage: tables, migrations, units of work, row-level security."""

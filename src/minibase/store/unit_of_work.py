@@ -1,0 +1,154 @@
+"""Units of work: the only way services read and write rows.
+
+A :class:`TenantUnitOfWork` is opened for one ``(organization, principal)``. Its statement
+builders scope every select, update and delete of a tenant table to that organization and
+stamp ``organization_id`` on every insert (the first wall). On PostgreSQL the same
+transaction also sets ``minibase.org_id`` with ``set_config(..., true)``, so row-level
+security hides every other org's rows even from a query built by hand (the second wall).
+
+Events recorded with :meth:`UnitOfWork.emit` are published only after the transaction
+commits, never for a rolled-back change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import Delete, Executable, Insert, Result, Select, Table, Update, text
+from sqlalchemy import delete as sa_delete
+from sqlalchemy import insert as sa_insert
+from sqlalchemy import select as sa_select
+from sqlalchemy import update as sa_update
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import ColumnElement
+
+from minibase.domain.principal import Principal
+from minibase.realtime.events import Event
+from minibase.store.database import Database
+
+Publisher = Callable[[Sequence[Event]], Awaitable[None]]
+
+
+class TenantScopeError(RuntimeError):
+    """A global unit of work was asked to touch a tenant table (a programming error)."""
+
+
+class UnitOfWork:
+    """One transaction, on behalf of one principal."""
+
+    def __init__(self, conn: AsyncConnection, principal: Principal, *, dialect: str) -> None:
+        self._conn = conn
+        self.principal = principal
+        self.dialect = dialect
+        self.events: list[Event] = []
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.dialect == "postgresql"
+
+    async def execute(
+        self, statement: Executable, params: Mapping[str, Any] | None = None
+    ) -> Result[Any]:
+        return await self._conn.execute(statement, params)
+
+    def emit(self, event: Event) -> None:
+        """Publish ``event`` on the bus once this transaction has committed."""
+        self.events.append(event)
+
+
+class GlobalUnitOfWork(UnitOfWork):
+    """A transaction over the global tables (users, sessions, idempotency records).
+
+    It may not touch tenant tables; with ``user_id`` set, PostgreSQL lets it see that
+    user's own memberships and organizations (to list them).
+    """
+
+    def check_table(self, table: Table) -> Table:
+        if table.info.get("tenant"):
+            raise TenantScopeError(f"{table.name} needs a tenant unit of work")
+        return table
+
+
+class TenantUnitOfWork(UnitOfWork):
+    """A transaction confined to one organization."""
+
+    def __init__(
+        self, conn: AsyncConnection, principal: Principal, org_id: str, *, dialect: str
+    ) -> None:
+        super().__init__(conn, principal, dialect=dialect)
+        self.org_id = org_id
+
+    def _scope(self, table: Table) -> ColumnElement[bool]:
+        if table.info.get("org_root"):
+            return table.c.id == self.org_id
+        if not table.info.get("tenant"):
+            raise TenantScopeError(f"{table.name} is not a tenant table")
+        return table.c.organization_id == self.org_id
+
+    def select(self, table: Table, *columns: Any) -> Select[Any]:
+        """``SELECT`` from ``table`` (all columns, or ``columns``) within this org."""
+        stmt = sa_select(*columns) if columns else sa_select(table)
+        return stmt.select_from(table).where(self._scope(table))
+
+    def insert(self, table: Table, **values: Any) -> Insert:
+        """``INSERT`` into ``table`` with this org's id stamped on the row."""
+        self._scope(table)
+        key = "id" if table.info.get("org_root") else "organization_id"
+        return sa_insert(table).values({key: self.org_id, **values})
+
+    def update(self, table: Table) -> Update:
+        return sa_update(table).where(self._scope(table))
+
+    def delete(self, table: Table) -> Delete:
+        return sa_delete(table).where(self._scope(table))
+
+
+class Store:
+    """Opens units of work on a :class:`Database` and publishes their events after commit."""
+
+    def __init__(self, database: Database, publish: Publisher | None = None) -> None:
+        self.database = database
+        self._publish = publish
+        self.dialect = "sqlite" if database.is_sqlite else "postgresql"
+
+    def set_publisher(self, publish: Publisher) -> None:
+        self._publish = publish
+
+    @asynccontextmanager
+    async def tenant(
+        self, org_id: str, principal: Principal, *, write: bool = False
+    ) -> AsyncIterator[TenantUnitOfWork]:
+        """A transaction confined to ``org_id``, committed when the block exits cleanly."""
+        async with self.database.transaction(write=write) as conn:
+            if self.database.is_postgres:
+                await conn.execute(
+                    text(
+                        "SELECT set_config('minibase.org_id', :org, true),"
+                        " set_config('minibase.user_id', :user, true)"
+                    ),
+                    {"org": org_id, "user": principal.user_id or ""},
+                )
+            uow = TenantUnitOfWork(conn, principal, org_id, dialect=self.dialect)
+            yield uow
+        await self._after_commit(uow)
+
+    @asynccontextmanager
+    async def global_(
+        self, principal: Principal, *, write: bool = False
+    ) -> AsyncIterator[GlobalUnitOfWork]:
+        """A transaction over global tables, committed when the block exits cleanly."""
+        async with self.database.transaction(write=write) as conn:
+            if self.database.is_postgres and principal.user_id:
+                await conn.execute(
+                    text("SELECT set_config('minibase.user_id', :user, true)"),
+                    {"user": principal.user_id},
+                )
+            uow = GlobalUnitOfWork(conn, principal, dialect=self.dialect)
+            yield uow
+        await self._after_commit(uow)
+
+    async def _after_commit(self, uow: UnitOfWork) -> None:
+        if uow.events and self._publish is not None:
+            await self._publish(uow.events)
