@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from minibase import __version__
-from minibase.api import health
+from minibase.api import auth, health, orgs
 from minibase.config import Settings
 from minibase.context import AppContext
 from minibase.http.errors import install_error_handlers
@@ -62,4 +62,6 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
         )
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.include_router(health.router)
+    app.include_router(auth.router)
+    app.include_router(orgs.router)
     return app

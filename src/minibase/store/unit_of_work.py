@@ -130,6 +130,14 @@ class Store:
                     ),
                     {"org": org_id, "user": principal.user_id or ""},
                 )
+                if write:
+                    # Writers of one org take its row lock first, always in this order, so
+                    # quota counts and audit sequence numbers cannot race (SQLite
+                    # serializes writers already).
+                    await conn.execute(
+                        text("SELECT 1 FROM organizations WHERE id = :org FOR UPDATE"),
+                        {"org": org_id},
+                    )
             uow = TenantUnitOfWork(conn, principal, org_id, dialect=self.dialect)
             yield uow
         await self._after_commit(uow)

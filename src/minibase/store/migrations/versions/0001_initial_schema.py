@@ -299,10 +299,30 @@ def _secure_postgres() -> None:
         f"SELECT 1 FROM memberships m WHERE m.organization_id = organizations.id "
         f"AND m.user_id = {USER_SETTING}))"
     )
+    # Credentials are looked up by hash before the org is known: these functions run as
+    # the table owner and return only the row matching one secret hash.
+    op.execute(
+        "CREATE FUNCTION minibase_find_api_key(h text) "
+        "RETURNS TABLE(organization_id varchar, id varchar, role varchar, revoked_at bigint) "
+        "LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public AS $$ "
+        "SELECT organization_id, id, role, revoked_at FROM api_keys WHERE key_hash = h $$"
+    )
+    op.execute(
+        "CREATE FUNCTION minibase_find_invitation(h text) "
+        "RETURNS TABLE(organization_id varchar, id varchar) "
+        "LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public AS $$ "
+        "SELECT organization_id, id FROM invitations WHERE token_hash = h $$"
+    )
+    for fn in ("minibase_find_api_key(text)", "minibase_find_invitation(text)"):
+        op.execute(f"REVOKE ALL ON FUNCTION {fn} FROM PUBLIC")
+        op.execute(f'GRANT EXECUTE ON FUNCTION {fn} TO "{role}"')
     grant_app_role(conn, role)
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP FUNCTION IF EXISTS minibase_find_api_key(text)")
+        op.execute("DROP FUNCTION IF EXISTS minibase_find_invitation(text)")
     op.drop_table("node_outputs")
     op.drop_table("flow_versions")
     op.drop_table("sessions")

@@ -1,0 +1,60 @@
+"""``/v1/auth/*`` and ``/v1/me``: signup, login, logout, the signed-in user."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import Field
+from starlette.responses import Response
+
+from minibase.api.deps import app_context, current_principal, current_user, request_meta
+from minibase.api.schemas import EMAIL_PATTERN, Body
+from minibase.auth.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from minibase.domain.principal import Principal
+from minibase.http.responses import json_response
+from minibase.services import accounts
+
+router = APIRouter(prefix="/v1", tags=["auth"])
+
+
+class SignupBody(Body):
+    email: str = Field(pattern=EMAIL_PATTERN, max_length=320)
+    password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)
+    name: str | None = Field(None, max_length=200)
+
+
+class LoginBody(Body):
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=MAX_PASSWORD_LENGTH)
+
+
+@router.post("/auth/signup", status_code=201, summary="Create an account and sign in")
+async def signup(body: SignupBody, request: Request) -> Response:
+    ctx = app_context(request)
+    signed_in = await accounts.signup(
+        ctx.store, ctx.settings, body.email, body.password, body.name, request_meta(request)
+    )
+    return json_response({"user": signed_in.user, "token": signed_in.token}, status_code=201)
+
+
+@router.post("/auth/login", summary="Sign in: a new session token")
+async def login(body: LoginBody, request: Request) -> Response:
+    ctx = app_context(request)
+    signed_in = await accounts.login(
+        ctx.store, ctx.settings, body.email, body.password, request_meta(request)
+    )
+    return json_response({"user": signed_in.user, "token": signed_in.token})
+
+
+@router.post("/auth/logout", status_code=204, summary="End this session at once")
+async def logout(
+    request: Request, principal: Annotated[Principal, Depends(current_principal)]
+) -> Response:
+    await accounts.logout(app_context(request).store, principal, request_meta(request))
+    return Response(status_code=204)
+
+
+@router.get("/me", summary="The signed-in user and their memberships")
+async def me(request: Request, principal: Annotated[Principal, Depends(current_user)]) -> Response:
+    return json_response(await accounts.me(app_context(request).store, principal))

@@ -1,0 +1,79 @@
+"""Resolve a bearer token to a :class:`Principal`: session tokens and API keys.
+
+Tokens carry a typed prefix and 256 random bits; only their SHA-256 is stored. A
+session expires after ``session_idle_days`` without use (sliding), and revocation (logout,
+key revocation) takes effect on the very next request because nothing is cached.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+
+from minibase.config import Settings
+from minibase.domain.principal import SYSTEM, Principal
+from minibase.domain.roles import Role
+from minibase.errors import Unauthenticated
+from minibase.ids import hash_token, now_ms
+from minibase.store.lookups import find_api_key
+from minibase.store.tables import sessions
+from minibase.store.unit_of_work import Store
+
+SESSION_PREFIX = "mb_sess_"
+API_KEY_PREFIX = "mb_key_"
+DAY_MS = 86_400_000
+# Refresh a session's sliding expiry at most this often, so reads stay read-only.
+_TOUCH_INTERVAL_MS = 60_000
+
+
+def session_expiry(settings: Settings, now: int) -> int:
+    return now + int(settings.session_idle_days * DAY_MS)
+
+
+async def authenticate(store: Store, settings: Settings, token: str) -> Principal:
+    """The principal a token stands for, or :class:`Unauthenticated`."""
+    if token.startswith(SESSION_PREFIX):
+        return await _session_principal(store, settings, token)
+    if token.startswith(API_KEY_PREFIX):
+        return await _api_key_principal(store, token)
+    raise Unauthenticated("Unknown token.")
+
+
+async def _session_principal(store: Store, settings: Settings, token: str) -> Principal:
+    token_hash = hash_token(token)
+    now = now_ms()
+    async with store.global_(SYSTEM) as uow:
+        row = (
+            await uow.execute(
+                select(
+                    sessions.c.id,
+                    sessions.c.user_id,
+                    sessions.c.last_used_at,
+                    sessions.c.expires_at,
+                    sessions.c.revoked_at,
+                ).where(sessions.c.token_hash == token_hash)
+            )
+        ).first()
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        raise Unauthenticated("The session token is unknown, expired or revoked.")
+    if now - row.last_used_at > _TOUCH_INTERVAL_MS:
+        async with store.global_(SYSTEM, write=True) as uow:
+            await uow.execute(
+                update(sessions)
+                .where(sessions.c.id == row.id, sessions.c.revoked_at.is_(None))
+                .values(last_used_at=now, expires_at=session_expiry(settings, now))
+            )
+    return Principal(kind="user", id=row.user_id, credential_id=row.id, user_id=row.user_id)
+
+
+async def _api_key_principal(store: Store, token: str) -> Principal:
+    async with store.global_(SYSTEM) as uow:
+        key = await find_api_key(uow, hash_token(token))
+    if key is None or key.revoked_at is not None:
+        raise Unauthenticated("The API key is unknown or revoked.")
+    return Principal(
+        kind="api_key",
+        id=key.id,
+        credential_id=key.id,
+        organization_id=key.organization_id,
+        role=Role(key.role),
+    )

@@ -1,0 +1,172 @@
+"""Organizations: create, list, read, update, delete; and who may act in one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from minibase.domain.plans import SETTING_KEYS, Plan
+from minibase.domain.principal import Principal
+from minibase.domain.roles import Role
+from minibase.errors import NotFound
+from minibase.ids import new_id, now_ms
+from minibase.services import audit
+from minibase.services.audit import RequestMeta
+from minibase.store.tables import memberships, organizations
+from minibase.store.unit_of_work import Store, TenantUnitOfWork
+
+
+def org_json(row: Any) -> dict[str, Any]:
+    settings = row.settings or {}
+    return {
+        "id": row.id,
+        "name": row.name,
+        "settings": {key: settings.get(key) for key in SETTING_KEYS},
+        "billing": {
+            "plan": row.plan,
+            "subscriptionId": row.subscription_id,
+            "usageMetrics": {
+                "nodesUsed": row.nodes_used,
+                "flowsCreated": row.flows_created,
+                "storageUsed": row.storage_used,
+            },
+        },
+        "createdAt": row.created_at,
+        "updatedAt": row.updated_at,
+    }
+
+
+async def role_in(store: Store, org_id: str, principal: Principal) -> Role:
+    """The principal's role in ``org_id``; :class:`NotFound` when it has none there.
+
+    Another org's id and a random id answer the same, so existence never leaks.
+    """
+    if principal.kind == "api_key":
+        if principal.organization_id != org_id or principal.role is None:
+            raise NotFound("No such organization.")
+        return principal.role
+    if principal.kind == "system":
+        return Role.ADMIN
+    async with store.tenant(org_id, principal) as uow:
+        role = (
+            await uow.execute(
+                uow.select(memberships, memberships.c.role).where(
+                    memberships.c.user_id == principal.user_id
+                )
+            )
+        ).scalar_one_or_none()
+    if role is None:
+        raise NotFound("No such organization.")
+    return Role(role)
+
+
+async def load_org(uow: TenantUnitOfWork, *, for_update: bool = False) -> Any:
+    stmt = uow.select(organizations)
+    if for_update and uow.is_postgres:
+        stmt = stmt.with_for_update()
+    row = (await uow.execute(stmt)).first()
+    if row is None:
+        raise NotFound("No such organization.")
+    return row
+
+
+async def create_org(
+    store: Store, principal: Principal, name: str, plan: Plan, meta: RequestMeta
+) -> dict[str, Any]:
+    assert principal.user_id is not None
+    org_id = new_id("org")
+    now = now_ms()
+    async with store.tenant(org_id, principal, write=True) as uow:
+        await uow.execute(
+            uow.insert(
+                organizations,
+                name=name,
+                settings={},
+                plan=plan.value,
+                subscription_id=None,
+                nodes_used=0,
+                flows_created=0,
+                storage_used=0,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        await uow.execute(
+            uow.insert(
+                memberships, user_id=principal.user_id, role=Role.ADMIN.value, created_at=now
+            )
+        )
+        await audit.record(
+            uow,
+            "org.create",
+            "organization",
+            org_id,
+            meta=meta,
+            details={"name": name, "plan": plan.value},
+        )
+        row = await load_org(uow)
+    return org_json(row)
+
+
+async def list_orgs(store: Store, principal: Principal) -> list[dict[str, Any]]:
+    """The caller's organizations (an API key sees only its own)."""
+    if principal.kind == "api_key":
+        assert principal.organization_id is not None
+        async with store.tenant(principal.organization_id, principal) as tenant_uow:
+            return [org_json(await load_org(tenant_uow))]
+    async with store.global_(principal) as uow:
+        rows = (
+            await uow.execute(
+                select(organizations)
+                .join(memberships, memberships.c.organization_id == organizations.c.id)
+                .where(memberships.c.user_id == principal.user_id)
+                .order_by(organizations.c.created_at, organizations.c.id)
+            )
+        ).all()
+    return [org_json(r) for r in rows]
+
+
+async def get_org(store: Store, org_id: str, principal: Principal) -> dict[str, Any]:
+    async with store.tenant(org_id, principal) as uow:
+        return org_json(await load_org(uow))
+
+
+async def update_org(
+    store: Store,
+    org_id: str,
+    principal: Principal,
+    changes: dict[str, Any],
+    meta: RequestMeta,
+) -> dict[str, Any]:
+    """Apply ``{name?, settings?, billing?: {plan?}}``; settings merge key by key."""
+    async with store.tenant(org_id, principal, write=True) as uow:
+        row = await load_org(uow, for_update=True)
+        values: dict[str, Any] = {"updated_at": now_ms()}
+        if changes.get("name") is not None:
+            values["name"] = changes["name"]
+        if changes.get("settings") is not None:
+            merged = dict(row.settings or {})
+            merged.update(changes["settings"])
+            values["settings"] = {k: merged.get(k) for k in SETTING_KEYS}
+        billing = changes.get("billing") or {}
+        if billing.get("plan") is not None:
+            values["plan"] = Plan(billing["plan"]).value
+        await uow.execute(uow.update(organizations).values(**values))
+        await audit.record(
+            uow,
+            "org.update",
+            "organization",
+            org_id,
+            meta=meta,
+            details={k: v for k, v in changes.items() if v is not None},
+        )
+        row = await load_org(uow)
+    return org_json(row)
+
+
+async def delete_org(store: Store, org_id: str, principal: Principal, meta: RequestMeta) -> None:
+    """Delete the org and, through cascading keys, every row it owns."""
+    async with store.tenant(org_id, principal, write=True) as uow:
+        await load_org(uow)
+        await uow.execute(uow.delete(organizations))
