@@ -9,12 +9,15 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from minibase import __version__
-from minibase.api import auth, health, orgs
+from minibase.api import api_keys, auth, health, invitations, members, orgs
 from minibase.config import Settings
 from minibase.context import AppContext
 from minibase.http.errors import install_error_handlers
+from minibase.http.idempotency import IdempotencyMiddleware
 from minibase.http.middleware import RequestContextMiddleware
+from minibase.http.throttle import ThrottleMiddleware
 from minibase.realtime.bus import InProcessBus
+from minibase.services.invitation_delivery import sender_from_settings
 from minibase.store.database import Database
 from minibase.store.migrate import migrate
 from minibase.store.unit_of_work import Store
@@ -36,7 +39,13 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
         bus = InProcessBus()
         store = Store(database, publish=bus.publish)
         await bus.start()
-        app.state.ctx = AppContext(settings=settings, database=database, store=store, bus=bus)
+        app.state.ctx = AppContext(
+            settings=settings,
+            database=database,
+            store=store,
+            bus=bus,
+            invitation_sender=sender_from_settings(settings),
+        )
         try:
             yield
         finally:
@@ -52,6 +61,9 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    # Innermost first: idempotency wraps the routes, the token limit wraps idempotency.
+    app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(ThrottleMiddleware, per_second=settings.rate_limit_per_second)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -64,4 +76,7 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(orgs.router)
+    app.include_router(members.router)
+    app.include_router(invitations.router)
+    app.include_router(api_keys.router)
     return app

@@ -94,7 +94,18 @@ class Settings(BaseSettings):
     login_max_attempts: int = Field(
         10,
         ge=1,
-        description="Failed logins allowed per account and per client address in one window.",
+        description=(
+            "Failed logins (and failed signups) allowed per account in one window; the "
+            "next attempt gets 429 until the window has passed."
+        ),
+    )
+    login_max_attempts_per_address: int = Field(
+        100,
+        ge=1,
+        description=(
+            "Failed logins and signups allowed per client address in one window (looser "
+            "than per account: many users may share one address)."
+        ),
     )
     login_window_seconds: int = Field(
         300, ge=1, description="Length of the failed-login window, in seconds."

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from minibase.config import Settings
 from minibase.realtime.bus import EventBus
+from minibase.services.invitation_delivery import InvitationSender, LogInvitationSender
 from minibase.store.database import Database
 from minibase.store.unit_of_work import Store
 
@@ -16,3 +17,4 @@ class AppContext:
     database: Database
     store: Store
     bus: EventBus
+    invitation_sender: InvitationSender = field(default_factory=LogInvitationSender)

@@ -12,6 +12,7 @@ from minibase.api.deps import app_context, current_principal, current_user, requ
 from minibase.api.schemas import EMAIL_PATTERN, Body
 from minibase.auth.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from minibase.domain.principal import Principal
+from minibase.http.idempotency import mark_secret
 from minibase.http.responses import json_response
 from minibase.services import accounts
 
@@ -22,6 +23,12 @@ class SignupBody(Body):
     email: str = Field(pattern=EMAIL_PATTERN, max_length=320)
     password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)
     name: str | None = Field(None, max_length=200)
+
+
+class PasswordBody(Body):
+    currentPassword: str = Field(max_length=MAX_PASSWORD_LENGTH)
+    newPassword: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)
+    endOtherSessions: bool = True
 
 
 class LoginBody(Body):
@@ -35,6 +42,7 @@ async def signup(body: SignupBody, request: Request) -> Response:
     signed_in = await accounts.signup(
         ctx.store, ctx.settings, body.email, body.password, body.name, request_meta(request)
     )
+    mark_secret(request)
     return json_response({"user": signed_in.user, "token": signed_in.token}, status_code=201)
 
 
@@ -44,6 +52,7 @@ async def login(body: LoginBody, request: Request) -> Response:
     signed_in = await accounts.login(
         ctx.store, ctx.settings, body.email, body.password, request_meta(request)
     )
+    mark_secret(request)
     return json_response({"user": signed_in.user, "token": signed_in.token})
 
 
@@ -52,6 +61,29 @@ async def logout(
     request: Request, principal: Annotated[Principal, Depends(current_principal)]
 ) -> Response:
     await accounts.logout(app_context(request).store, principal, request_meta(request))
+    return Response(status_code=204)
+
+
+@router.post(
+    "/auth/password",
+    status_code=204,
+    summary="Change the password; other sessions end unless endOtherSessions is false",
+)
+async def change_password(
+    body: PasswordBody,
+    request: Request,
+    principal: Annotated[Principal, Depends(current_user)],
+) -> Response:
+    ctx = app_context(request)
+    await accounts.change_password(
+        ctx.store,
+        ctx.settings,
+        principal,
+        body.currentPassword,
+        body.newPassword,
+        body.endOtherSessions,
+        request_meta(request),
+    )
     return Response(status_code=204)
 
 

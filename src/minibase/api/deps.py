@@ -78,11 +78,15 @@ class OrgAccess:
 OrgId = Annotated[str, Path(alias="orgId", min_length=1, max_length=64)]
 
 
-def require(action: Action) -> Callable[..., Awaitable[OrgAccess]]:
+def require(
+    action: Action, *, on_self: Action | None = None, self_param: str = "userId"
+) -> Callable[..., Awaitable[OrgAccess]]:
     """A dependency: the caller must be in ``orgId`` with a role allowed ``action``.
 
     Not a member (or another org's API key): 404, the same as a random id. A member whose
     role lacks the action: 403, recorded in the org's audit log as a denied attempt.
+    With ``on_self``, a user acting on their own ``self_param`` (e.g. leaving the org)
+    needs ``on_self`` instead; the permission table still decides both.
     """
 
     async def dependency(
@@ -93,20 +97,28 @@ def require(action: Action) -> Callable[..., Awaitable[OrgAccess]]:
         ctx = app_context(request)
         role = await role_in(ctx.store, org_id, principal)
         meta = request_meta(request)
-        if not is_allowed(role, action):
+        needed = action
+        if (
+            on_self is not None
+            and principal.user_id is not None
+            and request.path_params.get(self_param) == principal.user_id
+        ):
+            needed = on_self
+        if not is_allowed(role, needed):
             await audit.record_separately(
                 ctx.store,
                 org_id,
                 principal,
-                action.value,
+                needed.value,
                 "route",
                 f"{request.method} {request.url.path}",
                 meta=meta,
                 outcome="denied",
                 details={"role": role.value},
             )
-            raise Forbidden(f"The {role.value} role may not {action.value}.")
+            raise Forbidden(f"The {role.value} role may not {needed.value}.")
         return OrgAccess(org_id=org_id, principal=principal, role=role, meta=meta)
 
     dependency.action = action  # type: ignore[attr-defined]
+    dependency.on_self = on_self  # type: ignore[attr-defined]
     return dependency

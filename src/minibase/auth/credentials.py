@@ -15,11 +15,12 @@ from minibase.domain.roles import Role
 from minibase.errors import Unauthenticated
 from minibase.ids import hash_token, now_ms
 from minibase.store.lookups import find_api_key
-from minibase.store.tables import sessions
+from minibase.store.tables import api_keys, sessions
 from minibase.store.unit_of_work import Store
 
 SESSION_PREFIX = "mb_sess_"
 API_KEY_PREFIX = "mb_key_"
+INVITATION_PREFIX = "mb_inv_"
 DAY_MS = 86_400_000
 # Refresh a session's sliding expiry at most this often, so reads stay read-only.
 _TOUCH_INTERVAL_MS = 60_000
@@ -35,6 +36,8 @@ async def authenticate(store: Store, settings: Settings, token: str) -> Principa
         return await _session_principal(store, settings, token)
     if token.startswith(API_KEY_PREFIX):
         return await _api_key_principal(store, token)
+    if token.startswith(INVITATION_PREFIX):
+        raise Unauthenticated("An invitation token is not a credential; accept it instead.")
     raise Unauthenticated("Unknown token.")
 
 
@@ -70,6 +73,14 @@ async def _api_key_principal(store: Store, token: str) -> Principal:
         key = await find_api_key(uow, hash_token(token))
     if key is None or key.revoked_at is not None:
         raise Unauthenticated("The API key is unknown or revoked.")
+    now = now_ms()
+    if key.last_used_at is None or now - key.last_used_at > _TOUCH_INTERVAL_MS:
+        async with store.tenant(key.organization_id, SYSTEM, write=True) as tenant_uow:
+            await tenant_uow.execute(
+                tenant_uow.update(api_keys)
+                .where(api_keys.c.id == key.id, api_keys.c.revoked_at.is_(None))
+                .values(last_used_at=now)
+            )
     return Principal(
         kind="api_key",
         id=key.id,

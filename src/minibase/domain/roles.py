@@ -19,6 +19,7 @@ class Action(StrEnum):
     ORG_DELETE = "org.delete"
     MEMBERS_READ = "members.read"
     MEMBERS_MANAGE = "members.manage"
+    MEMBERS_LEAVE = "members.leave"
     INVITATIONS_MANAGE = "invitations.manage"
     API_KEYS_MANAGE = "api_keys.manage"
     FLOWS_READ = "flows.read"
@@ -34,6 +35,7 @@ _READ = frozenset(
     {
         Action.ORG_READ,
         Action.MEMBERS_READ,
+        Action.MEMBERS_LEAVE,
         Action.FLOWS_READ,
         Action.OUTPUTS_READ,
         Action.USAGE_READ,

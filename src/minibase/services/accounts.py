@@ -12,10 +12,11 @@ from minibase.auth.credentials import SESSION_PREFIX, session_expiry
 from minibase.auth.passwords import hash_password, needs_rehash, verify_password
 from minibase.config import Settings
 from minibase.domain.principal import SYSTEM, Principal
-from minibase.errors import Conflict, Unauthenticated
+from minibase.errors import Conflict, Unauthenticated, ValidationFailed
 from minibase.ids import hash_token, new_id, new_token, now_ms
 from minibase.services import audit
 from minibase.services.audit import RequestMeta
+from minibase.services.login_limits import Bucket, LoginLimiter, account_bucket, address_bucket
 from minibase.store.tables import memberships, organizations, sessions, users
 from minibase.store.unit_of_work import Store
 
@@ -53,6 +54,13 @@ async def _new_session(store: Store, settings: Settings, user_id: str, meta: Req
     return token
 
 
+def _buckets(kind: str, settings: Settings, email: str, meta: RequestMeta) -> list[Bucket]:
+    return [
+        account_bucket(kind, email, settings.login_max_attempts),
+        address_bucket(kind, meta.ip, settings.login_max_attempts_per_address),
+    ]
+
+
 async def signup(
     store: Store,
     settings: Settings,
@@ -61,7 +69,15 @@ async def signup(
     name: str | None,
     meta: RequestMeta,
 ) -> SignedIn:
+    """Create an account and its first session.
+
+    Failed signups (the address is taken, which could be probed for) count against the
+    same kind of limits as failed logins.
+    """
     email = normalize_email(email)
+    limiter = LoginLimiter(store, settings.login_window_seconds)
+    buckets = _buckets("signup", settings, email, meta)
+    await limiter.check(*buckets)
     password_hash = await hash_password(password)
     user_id = new_id("usr")
     now = now_ms()
@@ -79,6 +95,7 @@ async def signup(
                 )
             )
     except IntegrityError:
+        await limiter.failed(*buckets)
         raise Conflict("An account with this email already exists.") from None
     token = await _new_session(store, settings, user_id, meta)
     return SignedIn({"id": user_id, "email": email, "name": display_name}, token)
@@ -87,15 +104,23 @@ async def signup(
 async def login(
     store: Store, settings: Settings, email: str, password: str, meta: RequestMeta
 ) -> SignedIn:
-    """A new session for valid credentials; one indistinguishable 401 otherwise."""
+    """A new session for valid credentials; one indistinguishable 401 otherwise.
+
+    Too many failures for the account or the client address: 429 until the block ends.
+    """
     email = normalize_email(email)
+    limiter = LoginLimiter(store, settings.login_window_seconds)
+    buckets = _buckets("login", settings, email, meta)
+    await limiter.check(*buckets)
     async with store.global_(SYSTEM) as uow:
         row = (await uow.execute(select(users).where(users.c.email == email))).first()
     ok = await verify_password(row.password_hash if row else None, password)
     if row is None or not ok:
+        await limiter.failed(*buckets)
         if row is not None:
             await _audit_for_user(store, row.id, "auth.login", meta, outcome="failure")
         raise Unauthenticated("Invalid email or password.")
+    await limiter.succeeded(buckets[0])
     if needs_rehash(row.password_hash):
         new_hash = await hash_password(password)
         async with store.global_(SYSTEM, write=True) as uow:
@@ -118,6 +143,62 @@ async def logout(store: Store, principal: Principal, meta: RequestMeta) -> None:
         )
     assert principal.user_id is not None
     await _audit_for_user(store, principal.user_id, "auth.logout", meta, outcome="success")
+
+
+async def change_password(
+    store: Store,
+    settings: Settings,
+    principal: Principal,
+    current_password: str,
+    new_password: str,
+    end_other_sessions: bool,
+    meta: RequestMeta,
+) -> None:
+    """Replace the password after checking the current one (422 when it is wrong).
+
+    Other sessions end by default; the calling session stays signed in. Wrong current
+    passwords count against the account's login limit.
+    """
+    assert principal.user_id is not None
+    async with store.global_(principal) as uow:
+        row = (await uow.execute(select(users).where(users.c.id == principal.user_id))).one()
+    limiter = LoginLimiter(store, settings.login_window_seconds)
+    buckets = _buckets("login", settings, row.email, meta)
+    await limiter.check(*buckets)
+    if not await verify_password(row.password_hash, current_password):
+        await limiter.failed(*buckets)
+        await _audit_for_user(store, row.id, "auth.password_change", meta, outcome="failure")
+        raise ValidationFailed(
+            [{"field": "currentPassword", "message": "The current password is wrong.",
+              "type": "wrong_password"}],
+            "The current password is wrong.",
+        )
+    new_hash = await hash_password(new_password)
+    now = now_ms()
+    async with store.global_(SYSTEM, write=True) as uow:
+        await uow.execute(
+            update(users)
+            .where(users.c.id == row.id)
+            .values(password_hash=new_hash, password_changed_at=now)
+        )
+        if end_other_sessions:
+            await uow.execute(
+                update(sessions)
+                .where(
+                    sessions.c.user_id == row.id,
+                    sessions.c.id != principal.credential_id,
+                    sessions.c.revoked_at.is_(None),
+                )
+                .values(revoked_at=now)
+            )
+    await _audit_for_user(
+        store,
+        row.id,
+        "auth.password_change",
+        meta,
+        outcome="success",
+        details={"endOtherSessions": end_other_sessions},
+    )
 
 
 async def me(store: Store, principal: Principal) -> dict[str, Any]:
@@ -154,10 +235,25 @@ async def user_org_ids(store: Store, user_id: str) -> list[str]:
 
 
 async def _audit_for_user(
-    store: Store, user_id: str, action: str, meta: RequestMeta, *, outcome: str
+    store: Store,
+    user_id: str,
+    action: str,
+    meta: RequestMeta,
+    *,
+    outcome: str,
+    details: dict[str, Any] | None = None,
 ) -> None:
+    """Record a user's auth event in the audit log of every org they belong to."""
     principal = Principal(kind="user", id=user_id, credential_id="", user_id=user_id)
     for org_id in await user_org_ids(store, user_id):
         await audit.record_separately(
-            store, org_id, principal, action, "user", user_id, meta=meta, outcome=outcome
+            store,
+            org_id,
+            principal,
+            action,
+            "user",
+            user_id,
+            meta=meta,
+            outcome=outcome,
+            details=details,
         )

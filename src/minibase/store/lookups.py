@@ -20,6 +20,7 @@ class ApiKeyRef:
     id: str
     role: str
     revoked_at: int | None
+    last_used_at: int | None
 
 
 async def find_api_key(uow: GlobalUnitOfWork, key_hash: str) -> ApiKeyRef | None:
@@ -35,12 +36,13 @@ async def find_api_key(uow: GlobalUnitOfWork, key_hash: str) -> ApiKeyRef | None
                     api_keys.c.id,
                     api_keys.c.role,
                     api_keys.c.revoked_at,
+                    api_keys.c.last_used_at,
                 ).where(api_keys.c.key_hash == key_hash)
             )
         ).first()
     if row is None:
         return None
-    return ApiKeyRef(row.organization_id, row.id, row.role, row.revoked_at)
+    return ApiKeyRef(row.organization_id, row.id, row.role, row.revoked_at, row.last_used_at)
 
 
 async def find_invitation_org(uow: GlobalUnitOfWork, token_hash: str) -> tuple[str, str] | None:

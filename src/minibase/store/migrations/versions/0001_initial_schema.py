@@ -303,9 +303,11 @@ def _secure_postgres() -> None:
     # the table owner and return only the row matching one secret hash.
     op.execute(
         "CREATE FUNCTION minibase_find_api_key(h text) "
-        "RETURNS TABLE(organization_id varchar, id varchar, role varchar, revoked_at bigint) "
+        "RETURNS TABLE(organization_id varchar, id varchar, role varchar, revoked_at bigint, "
+        "last_used_at bigint) "
         "LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public AS $$ "
-        "SELECT organization_id, id, role, revoked_at FROM api_keys WHERE key_hash = h $$"
+        "SELECT organization_id, id, role, revoked_at, last_used_at FROM api_keys "
+        "WHERE key_hash = h $$"
     )
     op.execute(
         "CREATE FUNCTION minibase_find_invitation(h text) "

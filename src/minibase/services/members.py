@@ -1,0 +1,133 @@
+"""Members of an organization: list, change a role, remove (or leave).
+
+An organization always keeps at least one admin. The admin count and the write that
+would drop it happen in one write transaction: SQLite serializes writers, and PostgreSQL
+writers of one org first take the org's row lock (:meth:`Store.tenant` with
+``write=True``), so two admins demoting each other cannot both succeed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func
+
+from minibase.domain.principal import Principal
+from minibase.domain.roles import Role
+from minibase.errors import Conflict, NotFound
+from minibase.services import audit
+from minibase.services.audit import RequestMeta
+from minibase.services.pagination import decode_cursor, page
+from minibase.store.tables import memberships, users
+from minibase.store.unit_of_work import Store, TenantUnitOfWork
+
+
+def member_json(row: Any) -> dict[str, Any]:
+    return {
+        "user": {"id": row.user_id, "email": row.email, "name": row.name},
+        "role": row.role,
+        "createdAt": row.created_at,
+    }
+
+
+def _member_select(uow: TenantUnitOfWork) -> Any:
+    return uow.select(
+        memberships,
+        memberships.c.user_id,
+        memberships.c.role,
+        memberships.c.created_at,
+        users.c.email,
+        users.c.name,
+    ).join(users, users.c.id == memberships.c.user_id)
+
+
+async def list_members(
+    store: Store, org_id: str, principal: Principal, limit: int, cursor: str | None
+) -> dict[str, Any]:
+    """Members in the order they joined (``created_at``, then user id)."""
+    after = decode_cursor(cursor, 2)
+    async with store.tenant(org_id, principal) as uow:
+        stmt = _member_select(uow)
+        if after is not None:
+            at, user_id = after
+            stmt = stmt.where(
+                (memberships.c.created_at > at)
+                | ((memberships.c.created_at == at) & (memberships.c.user_id > str(user_id)))
+            )
+        stmt = stmt.order_by(memberships.c.created_at, memberships.c.user_id).limit(limit + 1)
+        rows = (await uow.execute(stmt)).all()
+    return page(rows, limit, render=member_json, key=lambda r: [r.created_at, r.user_id])
+
+
+async def _load_member(uow: TenantUnitOfWork, user_id: str) -> Any:
+    row = (
+        await uow.execute(_member_select(uow).where(memberships.c.user_id == user_id))
+    ).first()
+    if row is None:
+        raise NotFound("No such member.")
+    return row
+
+
+async def _admin_count(uow: TenantUnitOfWork) -> int:
+    return int(
+        (
+            await uow.execute(
+                uow.select(memberships, func.count()).where(
+                    memberships.c.role == Role.ADMIN.value
+                )
+            )
+        ).scalar_one()
+    )
+
+
+async def change_role(
+    store: Store,
+    org_id: str,
+    principal: Principal,
+    user_id: str,
+    role: Role,
+    meta: RequestMeta,
+) -> dict[str, Any]:
+    """Give ``user_id`` the role ``role``; 409 when it would leave the org without admins."""
+    async with store.tenant(org_id, principal, write=True) as uow:
+        row = await _load_member(uow, user_id)
+        if row.role == Role.ADMIN.value and role != Role.ADMIN and await _admin_count(uow) <= 1:
+            raise Conflict("The last admin cannot be demoted; make another member admin first.")
+        if row.role != role.value:
+            await uow.execute(
+                uow.update(memberships)
+                .where(memberships.c.user_id == user_id)
+                .values(role=role.value)
+            )
+            await audit.record(
+                uow,
+                "member.role_change",
+                "user",
+                user_id,
+                meta=meta,
+                details={"from": row.role, "to": role.value},
+            )
+        row = await _load_member(uow, user_id)
+    return member_json(row)
+
+
+async def remove_member(
+    store: Store, org_id: str, principal: Principal, user_id: str, meta: RequestMeta
+) -> None:
+    """Remove ``user_id`` (or let them leave); 409 for the last admin."""
+    async with store.tenant(org_id, principal, write=True) as uow:
+        row = await _load_member(uow, user_id)
+        if row.role == Role.ADMIN.value and await _admin_count(uow) <= 1:
+            raise Conflict(
+                "The last admin cannot leave or be removed; make another member admin first."
+            )
+        await uow.execute(uow.delete(memberships).where(memberships.c.user_id == user_id))
+        leaving = principal.user_id == user_id
+        await audit.record(
+            uow,
+            "member.leave" if leaving else "member.remove",
+            "user",
+            user_id,
+            meta=meta,
+            details={"role": row.role},
+        )
