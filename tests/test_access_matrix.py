@@ -210,9 +210,9 @@ async def test_idor_other_orgs_ids_are_404_and_change_nothing(
         for who, headers in (("session", attacker.headers), ("api key", attacker_key)):
             in_b = await call(client, method, template,
                               fill(template, {**ids_b, "orgId": org_b["id"]}), headers)
+            random_org_id = f"org_{secrets.token_hex(8)}"
             random_org = await call(client, method, template,
-                                    fill(template, {**ids_b, "orgId": f"org_{secrets.token_hex(8)}"}),
-                                    headers)
+                                    fill(template, {**ids_b, "orgId": random_org_id}), headers)
             if in_b.status_code != 404 or in_b.json() != random_org.json():
                 problems.append(f"{who} {method} {template} in B -> {in_b.status_code}")
             if len(params_of(template)) > 1 and not (method == "DELETE" and template == ORG_PREFIX):
