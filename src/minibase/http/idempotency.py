@@ -122,7 +122,7 @@ class IdempotencyMiddleware:
 
         status = 0
         headers: list[tuple[bytes, bytes]] = []
-        chunks: list[bytes] = []
+        messages: list[Message] = []
         body_sent = False
 
         async def replay_receive() -> Message:
@@ -133,21 +133,27 @@ class IdempotencyMiddleware:
             return await receive()
 
         async def capture_send(message: Message) -> None:
+            # Held back until the answer is stored, so a retry made after the client saw
+            # it is always a replay, never "still in progress".
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers.extend(message.get("headers", []))
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-            await send(message)
+            messages.append(message)
 
         stored = False
         try:
             await self.app(scope, replay_receive, capture_send)
             if (200 <= status < 300 or 400 <= status < 500) and status != 429:
                 secret = bool(scope.get("state", {}).get(_SECRET_FLAG)) and status < 300
-                kept = [[k.decode("latin-1"), v.decode("latin-1")] for k, v in headers
-                        if k.lower() in _REPLAYED_HEADERS]
+                kept = [
+                    [k.decode("latin-1"), v.decode("latin-1")]
+                    for k, v in headers
+                    if k.lower() in _REPLAYED_HEADERS
+                ]
+                response_body = b"".join(
+                    m.get("body", b"") for m in messages if m["type"] == "http.response.body"
+                )
                 async with store.global_(SYSTEM, write=True) as uow:
                     await uow.execute(
                         update(idempotency_records)
@@ -158,7 +164,7 @@ class IdempotencyMiddleware:
                         .values(
                             status=status,
                             headers={"headers": [] if secret else kept, "secret": secret},
-                            body=b"" if secret else b"".join(chunks),
+                            body=b"" if secret else response_body,
                         )
                     )
                 stored = True
@@ -172,6 +178,8 @@ class IdempotencyMiddleware:
                             idempotency_records.c.status == 0,
                         )
                     )
+        for message in messages:
+            await send(message)
 
     async def _claim(
         self, store: Store, principal_key: str, key: str, request_hash: str, ttl_ms: int
