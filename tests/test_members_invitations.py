@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import httpx
@@ -214,3 +215,31 @@ async def test_members_pagination(client: httpx.AsyncClient) -> None:
                                   headers=admin.headers), 422, "validation_error")
     assert_error(await client.get(f"/v1/orgs/{org['id']}/members", params={"cursor": "!!"},
                                   headers=admin.headers), 422, "validation_error")
+
+
+async def test_two_admins_demoting_each_other_at_once(client: httpx.AsyncClient) -> None:
+    first = await signup(client)
+    org = await create_org(client, first)
+    second = await join(client, first, org["id"], "admin")
+    base = f"/v1/orgs/{org['id']}/members"
+    responses = await asyncio.gather(
+        client.patch(f"{base}/{second.id}", json={"role": "viewer"}, headers=first.headers),
+        client.patch(f"{base}/{first.id}", json={"role": "viewer"}, headers=second.headers),
+    )
+    assert sorted(r.status_code for r in responses) in ([200, 403], [200, 409])
+    members = (await client.get(base, headers=first.headers)).json()["items"]
+    assert [m["role"] for m in members].count("admin") == 1
+
+
+async def test_concurrent_accepts_work_once(client: httpx.AsyncClient) -> None:
+    admin = await signup(client)
+    org = await create_org(client, admin)
+    bob = await signup(client)
+    inv = await invite(client, admin, org["id"], bob.email)
+    responses = await asyncio.gather(*[
+        client.post("/v1/invitations/accept", json={"token": inv["token"]}, headers=bob.headers)
+        for _ in range(3)
+    ])
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses[0] == 200 and statuses.count(200) == 1, statuses
+    assert set(statuses[1:]) <= {404, 409}
