@@ -11,7 +11,6 @@ from starlette.responses import Response
 from minibase.api.deps import OrgAccess, app_context, require
 from minibase.api.schemas import Body
 from minibase.domain.roles import Action, Role
-from minibase.http.idempotency import mark_secret
 from minibase.http.responses import json_response
 from minibase.services import api_keys
 
@@ -35,7 +34,6 @@ async def create_api_key(
         app_context(request).store, access.org_id, access.principal, body.name, body.role,
         access.meta,
     )
-    mark_secret(request)
     return json_response(created, status_code=201)
 
 

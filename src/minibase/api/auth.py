@@ -12,7 +12,6 @@ from minibase.api.deps import app_context, current_principal, current_user, requ
 from minibase.api.schemas import EMAIL_PATTERN, Body
 from minibase.auth.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from minibase.domain.principal import Principal
-from minibase.http.idempotency import mark_secret
 from minibase.http.responses import json_response
 from minibase.services import accounts
 
@@ -42,7 +41,6 @@ async def signup(body: SignupBody, request: Request) -> Response:
     signed_in = await accounts.signup(
         ctx.store, ctx.settings, body.email, body.password, body.name, request_meta(request)
     )
-    mark_secret(request)
     return json_response({"user": signed_in.user, "token": signed_in.token}, status_code=201)
 
 
@@ -52,7 +50,6 @@ async def login(body: LoginBody, request: Request) -> Response:
     signed_in = await accounts.login(
         ctx.store, ctx.settings, body.email, body.password, request_meta(request)
     )
-    mark_secret(request)
     return json_response({"user": signed_in.user, "token": signed_in.token})
 
 

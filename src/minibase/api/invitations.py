@@ -12,7 +12,6 @@ from minibase.api.deps import OrgAccess, app_context, current_user, request_meta
 from minibase.api.schemas import EMAIL_PATTERN, Body
 from minibase.domain.principal import Principal
 from minibase.domain.roles import Action, Role
-from minibase.http.idempotency import mark_secret
 from minibase.http.responses import json_response
 from minibase.services import invitations
 
@@ -51,7 +50,6 @@ async def create_invitation(
         body.role,
         access.meta,
     )
-    mark_secret(request)
     return json_response(created, status_code=201)
 
 

@@ -1,8 +1,8 @@
 """``Idempotency-Key`` on writes: a retry with the same key and body replays the first answer.
 
 Records live in ``idempotency_records`` (shared by every instance), keyed by
-``(sha256(bearer token) or "anon", key)``; ``request_hash`` covers method, path, query
-and body. For a write carrying the header:
+``(sha256(Authorization header) or "anon", sha256(key))``; ``request_hash`` covers
+method, path, query and body. For a write carrying the header:
 
 * no record: a placeholder (``status = 0``) is inserted first, so a concurrent duplicate
   gets 409 ``conflict``; the request runs; a 2xx or 4xx answer (but 429) is stored with its
@@ -10,25 +10,31 @@ and body. For a write carrying the header:
 * same key, same request, answered: the stored answer is replayed (with
   ``Idempotent-Replayed: true``) and nothing runs again;
 * same key, other method, path or body: 422 ``validation_error`` (field ``Idempotency-Key``);
-* an answer that carried a secret (a session token, API key or invitation token: routes
-  call :func:`mark_secret`) is stored without its body, since secrets are never stored in
-  plaintext: a retry gets 409 ``conflict`` saying so, and still changes nothing;
+* answers may carry secrets (signup and login return a session token, API key and
+  invitation creation their key or token), and tokens are never stored in plaintext: every
+  stored answer is sealed (AES-GCM) under a key derived from the request's own secrets
+  (the ``Authorization`` header, the idempotency key, and the body, which for signup and
+  login holds the password). None of them is stored (the idempotency key is kept only as
+  its SHA-256), so the database alone reveals no answer, while the same retry can still
+  be answered;
 * a placeholder older than :data:`IN_FLIGHT_TIMEOUT_MS` (its instance died mid-request)
   is taken over by the retry.
 
-Records expire after ``idempotency_ttl_hours``.
+Records expire after ``idempotency_ttl_hours``; they are deleted then.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import secrets
 from typing import cast
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -47,12 +53,6 @@ _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 _REPLAYED_HEADERS = frozenset(
     {b"content-type", b"etag", b"location", b"x-quota-warning", b"retry-after"}
 )
-_SECRET_FLAG = "response_has_secret"  # noqa: S105 (a flag name)
-
-
-def mark_secret(request: Request) -> None:
-    """Tell the idempotency layer that this response carries a secret (never stored)."""
-    setattr(request.state, _SECRET_FLAG, True)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -104,18 +104,29 @@ class IdempotencyMiddleware:
         store = ctx.store
         ttl_ms = ctx.settings.idempotency_ttl_hours * 3_600_000
         principal_key = _principal_key(scope)
-        request_hash = hashlib.sha256(
+        request_bytes = b"\0".join(
+            [
+                scope["method"].encode(),
+                scope["path"].encode("utf-8"),
+                scope.get("query_string", b""),
+                body,
+            ]
+        )
+        request_hash = hashlib.sha256(request_bytes).hexdigest()
+        # Never stored: derived from secrets the caller presents again on a retry.
+        sealing_key = hashlib.sha256(
             b"\0".join(
                 [
-                    scope["method"].encode(),
-                    scope["path"].encode("utf-8"),
-                    scope.get("query_string", b""),
-                    body,
+                    b"minibase-idempotency-seal-v1",
+                    (_header(scope, b"authorization") or "").encode("utf-8"),
+                    key.encode("ascii"),
+                    request_bytes,
                 ]
             )
-        ).hexdigest()
+        ).digest()
+        key = hashlib.sha256(key.encode("ascii")).hexdigest()
 
-        replay = await self._claim(store, principal_key, key, request_hash, ttl_ms)
+        replay = await self._claim(store, principal_key, key, request_hash, ttl_ms, sealing_key)
         if replay is not None:
             await replay(scope, receive, send)
             return
@@ -145,7 +156,6 @@ class IdempotencyMiddleware:
         try:
             await self.app(scope, replay_receive, capture_send)
             if (200 <= status < 300 or 400 <= status < 500) and status != 429:
-                secret = bool(scope.get("state", {}).get(_SECRET_FLAG)) and status < 300
                 kept = [
                     [k.decode("latin-1"), v.decode("latin-1")]
                     for k, v in headers
@@ -163,8 +173,8 @@ class IdempotencyMiddleware:
                         )
                         .values(
                             status=status,
-                            headers={"headers": [] if secret else kept, "secret": secret},
-                            body=b"" if secret else response_body,
+                            headers={"headers": kept},
+                            body=_seal(sealing_key, response_body),
                         )
                     )
                 stored = True
@@ -182,7 +192,13 @@ class IdempotencyMiddleware:
             await send(message)
 
     async def _claim(
-        self, store: Store, principal_key: str, key: str, request_hash: str, ttl_ms: int
+        self,
+        store: Store,
+        principal_key: str,
+        key: str,
+        request_hash: str,
+        ttl_ms: int,
+        sealing_key: bytes,
     ) -> Response | None:
         """Insert the placeholder; or return the response to replay; or raise."""
         now = now_ms()
@@ -240,16 +256,22 @@ class IdempotencyMiddleware:
         if row.status == 0:
             raise _in_flight()
         meta = row.headers or {}
-        if meta.get("secret"):
-            raise Conflict(
-                "The first response to this Idempotency-Key carried a secret (a token or "
-                "key), which is never stored, so it cannot be replayed; the request was not "
-                "repeated.",
-                {"idempotencyKey": key, "firstStatus": row.status},
-            )
+        content = _unseal(sealing_key, row.body)
         replay_headers = {name: value for name, value in meta.get("headers", [])}
         replay_headers["Idempotent-Replayed"] = "true"
-        return Response(content=row.body, status_code=row.status, headers=replay_headers)
+        return Response(content=content, status_code=row.status, headers=replay_headers)
+
+
+def _seal(key: bytes, plaintext: bytes) -> bytes:
+    nonce = secrets.token_bytes(12)
+    return nonce + AESGCM(key).encrypt(nonce, plaintext, None)
+
+
+def _unseal(key: bytes, sealed: bytes) -> bytes:
+    try:
+        return AESGCM(key).decrypt(sealed[:12], sealed[12:], None)
+    except InvalidTag:  # only the same request derives the same key
+        raise Conflict("This Idempotency-Key was used by another request.") from None
 
 
 def _in_flight() -> Conflict:
