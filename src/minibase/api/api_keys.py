@@ -31,7 +31,11 @@ async def create_api_key(
     access: Annotated[OrgAccess, Depends(require(Action.API_KEYS_MANAGE))],
 ) -> Response:
     created = await api_keys.create_api_key(
-        app_context(request).store, access.org_id, access.principal, body.name, body.role,
+        app_context(request).store,
+        access.org_id,
+        access.principal,
+        body.name,
+        body.role,
         access.meta,
     )
     return json_response(created, status_code=201)

@@ -45,15 +45,17 @@ async def change_role(
     access: Annotated[OrgAccess, Depends(require(Action.MEMBERS_MANAGE))],
 ) -> Response:
     member = await members.change_role(
-        app_context(request).store, access.org_id, access.principal, user_id, body.role,
+        app_context(request).store,
+        access.org_id,
+        access.principal,
+        user_id,
+        body.role,
         access.meta,
     )
     return json_response(member)
 
 
-@router.delete(
-    "/{userId}", status_code=204, summary="Remove a member (admin), or leave (oneself)"
-)
+@router.delete("/{userId}", status_code=204, summary="Remove a member (admin), or leave (oneself)")
 async def remove_member(
     request: Request,
     user_id: UserId,

@@ -14,6 +14,7 @@ from minibase.config import Settings
 from minibase.domain.principal import SYSTEM, Principal
 from minibase.errors import Conflict, Unauthenticated, ValidationFailed
 from minibase.ids import hash_token, new_id, new_token, now_ms
+from minibase.realtime.events import Event
 from minibase.services import audit
 from minibase.services.audit import RequestMeta
 from minibase.services.login_limits import Bucket, LoginLimiter, account_bucket, address_bucket
@@ -59,6 +60,14 @@ def _buckets(kind: str, settings: Settings, email: str, meta: RequestMeta) -> li
         account_bucket(kind, email, settings.login_max_attempts),
         address_bucket(kind, meta.ip, settings.login_max_attempts_per_address),
     ]
+
+
+def _sessions_ended(user_id: str, session_ids: list[str]) -> Event:
+    """Sessions are not bound to an org: the event has an empty ``org_id``; sockets
+    authenticated by one of ``ids`` close with 4401."""
+    return Event(
+        "", "credentials", tuple(session_ids), extra={"type": "session", "userId": user_id}
+    )
 
 
 async def signup(
@@ -141,6 +150,7 @@ async def logout(store: Store, principal: Principal, meta: RequestMeta) -> None:
             .where(sessions.c.id == principal.credential_id, sessions.c.revoked_at.is_(None))
             .values(revoked_at=now_ms())
         )
+        uow.emit(_sessions_ended(principal.user_id or "", [principal.credential_id]))
     assert principal.user_id is not None
     await _audit_for_user(store, principal.user_id, "auth.logout", meta, outcome="success")
 
@@ -169,8 +179,13 @@ async def change_password(
         await limiter.failed(*buckets)
         await _audit_for_user(store, row.id, "auth.password_change", meta, outcome="failure")
         raise ValidationFailed(
-            [{"field": "currentPassword", "message": "The current password is wrong.",
-              "type": "wrong_password"}],
+            [
+                {
+                    "field": "currentPassword",
+                    "message": "The current password is wrong.",
+                    "type": "wrong_password",
+                }
+            ],
             "The current password is wrong.",
         )
     new_hash = await hash_password(new_password)
@@ -182,15 +197,24 @@ async def change_password(
             .values(password_hash=new_hash, password_changed_at=now)
         )
         if end_other_sessions:
-            await uow.execute(
-                update(sessions)
-                .where(
-                    sessions.c.user_id == row.id,
-                    sessions.c.id != principal.credential_id,
-                    sessions.c.revoked_at.is_(None),
+            ended = (
+                (
+                    await uow.execute(
+                        update(sessions)
+                        .where(
+                            sessions.c.user_id == row.id,
+                            sessions.c.id != principal.credential_id,
+                            sessions.c.revoked_at.is_(None),
+                        )
+                        .values(revoked_at=now)
+                        .returning(sessions.c.id)
+                    )
                 )
-                .values(revoked_at=now)
+                .scalars()
+                .all()
             )
+            if ended:
+                uow.emit(_sessions_ended(row.id, list(ended)))
     await _audit_for_user(
         store,
         row.id,

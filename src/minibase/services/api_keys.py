@@ -13,6 +13,7 @@ from minibase.domain.principal import Principal
 from minibase.domain.roles import Role
 from minibase.errors import NotFound
 from minibase.ids import hash_token, new_id, new_token, now_ms
+from minibase.realtime.events import Event
 from minibase.services import audit
 from minibase.services.audit import RequestMeta
 from minibase.services.pagination import decode_cursor, page
@@ -97,4 +98,6 @@ async def revoke_api_key(
         )
         if result.first() is None:
             raise NotFound("No such API key.")
+        # Sockets opened with this key close (4401) when they see this event.
+        uow.emit(Event(uow.org_id, "credentials", (key_id,), extra={"type": "api_key"}))
         await audit.record(uow, "api_key.revoke", "api_key", key_id, meta=meta)

@@ -20,6 +20,7 @@ from minibase.domain.principal import Principal
 from minibase.domain.roles import Role
 from minibase.errors import Conflict, Forbidden, NotFound
 from minibase.ids import hash_token, new_id, new_token, now_ms
+from minibase.realtime.events import Event
 from minibase.services import audit
 from minibase.services.accounts import normalize_email
 from minibase.services.audit import RequestMeta
@@ -185,9 +186,7 @@ async def accept_invitation(
     async with store.tenant(org_id, principal, write=True) as uow:
         row = (
             await uow.execute(
-                uow.select(invitations).where(
-                    invitations.c.id == invitation_id, _pending(uow, now)
-                )
+                uow.select(invitations).where(invitations.c.id == invitation_id, _pending(uow, now))
             )
         ).first()
         if row is None:
@@ -213,8 +212,14 @@ async def accept_invitation(
             if result.first() is None:
                 raise gone
             await uow.execute(
-                uow.insert(
-                    memberships, user_id=principal.user_id, role=row.role, created_at=now
+                uow.insert(memberships, user_id=principal.user_id, role=row.role, created_at=now)
+            )
+            uow.emit(
+                Event(
+                    org_id,
+                    "members",
+                    (principal.user_id,),
+                    extra={"change": "joined", "role": row.role},
                 )
             )
             await audit.record(

@@ -1,5 +1,9 @@
 """Members of an organization: list, change a role, remove (or leave).
 
+Every change emits a ``members`` event (``extra.change``: ``role``, ``removed``;
+invitations add ``joined``), so live queries refresh and sockets of a removed member can
+be closed.
+
 An organization always keeps at least one admin. The admin count and the write that
 would drop it happen in one write transaction: SQLite serializes writers, and PostgreSQL
 writers of one org first take the org's row lock (:meth:`Store.tenant` with
@@ -15,6 +19,7 @@ from sqlalchemy import func
 from minibase.domain.principal import Principal
 from minibase.domain.roles import Role
 from minibase.errors import Conflict, NotFound
+from minibase.realtime.events import Event
 from minibase.services import audit
 from minibase.services.audit import RequestMeta
 from minibase.services.pagination import decode_cursor, page
@@ -60,9 +65,7 @@ async def list_members(
 
 
 async def _load_member(uow: TenantUnitOfWork, user_id: str) -> Any:
-    row = (
-        await uow.execute(_member_select(uow).where(memberships.c.user_id == user_id))
-    ).first()
+    row = (await uow.execute(_member_select(uow).where(memberships.c.user_id == user_id))).first()
     if row is None:
         raise NotFound("No such member.")
     return row
@@ -72,9 +75,7 @@ async def _admin_count(uow: TenantUnitOfWork) -> int:
     return int(
         (
             await uow.execute(
-                uow.select(memberships, func.count()).where(
-                    memberships.c.role == Role.ADMIN.value
-                )
+                uow.select(memberships, func.count()).where(memberships.c.role == Role.ADMIN.value)
             )
         ).scalar_one()
     )
@@ -98,6 +99,9 @@ async def change_role(
                 uow.update(memberships)
                 .where(memberships.c.user_id == user_id)
                 .values(role=role.value)
+            )
+            uow.emit(
+                Event(uow.org_id, "members", (user_id,), extra={"change": "role", "role": role})
             )
             await audit.record(
                 uow,
@@ -123,6 +127,7 @@ async def remove_member(
             )
         await uow.execute(uow.delete(memberships).where(memberships.c.user_id == user_id))
         leaving = principal.user_id == user_id
+        uow.emit(Event(uow.org_id, "members", (user_id,), extra={"change": "removed"}))
         await audit.record(
             uow,
             "member.leave" if leaving else "member.remove",
