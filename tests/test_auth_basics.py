@@ -120,3 +120,19 @@ async def test_org_lifecycle(client: httpx.AsyncClient) -> None:
     assert (await client.delete(f"/v1/orgs/{org['id']}", headers=admin.headers)).status_code == 204
     assert_error(await client.get(f"/v1/orgs/{org['id']}", headers=admin.headers),
                  404, "not_found")
+
+
+async def test_org_list_pages(client: httpx.AsyncClient) -> None:
+    admin = await signup(client)
+    created = [(await create_org(client, admin, name=f"o{i}"))["id"] for i in range(5)]
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"limit": "2", **({"cursor": cursor} if cursor else {})}
+        page = (await client.get("/v1/orgs", params=params, headers=admin.headers)).json()
+        assert len(page["items"]) <= 2
+        seen += [o["id"] for o in page["items"]]
+        cursor = page["nextCursor"]
+        if cursor is None:
+            break
+    assert len(seen) == 5 and sorted(seen) == sorted(created)

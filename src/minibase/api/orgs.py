@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
@@ -67,10 +67,13 @@ async def create_org(
 
 @router.get("", summary="The caller's organizations", response_model=OrgList)
 async def list_orgs(
-    request: Request, principal: Annotated[Principal, Depends(current_principal)]
+    request: Request,
+    principal: Annotated[Principal, Depends(current_principal)],
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Response:
-    items = await orgs.list_orgs(app_context(request).store, principal)
-    return json_response({"items": items, "nextCursor": None})
+    result = await orgs.list_orgs(app_context(request).store, principal, limit, cursor)
+    return json_response(result)
 
 
 @router.get("/{orgId}", summary="One organization")

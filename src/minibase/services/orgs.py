@@ -11,8 +11,10 @@ from minibase.domain.principal import Principal
 from minibase.domain.roles import Role
 from minibase.errors import NotFound
 from minibase.ids import new_id, now_ms
+from minibase.realtime.events import Event
 from minibase.services import audit
 from minibase.services.audit import RequestMeta
+from minibase.services.pagination import decode_cursor, page
 from minibase.store.tables import memberships, organizations
 from minibase.store.unit_of_work import Store, TenantUnitOfWork
 
@@ -109,22 +111,31 @@ async def create_org(
     return org_json(row)
 
 
-async def list_orgs(store: Store, principal: Principal) -> list[dict[str, Any]]:
-    """The caller's organizations (an API key sees only its own)."""
+async def list_orgs(
+    store: Store, principal: Principal, limit: int = 50, cursor: str | None = None
+) -> dict[str, Any]:
+    """The caller's organizations, oldest first (an API key sees only its own)."""
+    after = decode_cursor(cursor, 2)
     if principal.kind == "api_key":
         assert principal.organization_id is not None
         async with store.tenant(principal.organization_id, principal) as tenant_uow:
-            return [org_json(await load_org(tenant_uow))]
+            rows = [] if after is not None else [await load_org(tenant_uow)]
+        return page(rows, limit, render=org_json, key=lambda r: [r.created_at, r.id])
     async with store.global_(principal) as uow:
-        rows = (
-            await uow.execute(
-                select(organizations)
-                .join(memberships, memberships.c.organization_id == organizations.c.id)
-                .where(memberships.c.user_id == principal.user_id)
-                .order_by(organizations.c.created_at, organizations.c.id)
+        stmt = (
+            select(organizations)
+            .join(memberships, memberships.c.organization_id == organizations.c.id)
+            .where(memberships.c.user_id == principal.user_id)
+        )
+        if after is not None:
+            at, org_id = after
+            stmt = stmt.where(
+                (organizations.c.created_at > at)
+                | ((organizations.c.created_at == at) & (organizations.c.id > str(org_id)))
             )
-        ).all()
-    return [org_json(r) for r in rows]
+        stmt = stmt.order_by(organizations.c.created_at, organizations.c.id).limit(limit + 1)
+        rows = list((await uow.execute(stmt)).all())
+    return page(rows, limit, render=org_json, key=lambda r: [r.created_at, r.id])
 
 
 async def get_org(store: Store, org_id: str, principal: Principal) -> dict[str, Any]:
@@ -153,6 +164,7 @@ async def update_org(
         if billing.get("plan") is not None:
             values["plan"] = Plan(billing["plan"]).value
         await uow.execute(uow.update(organizations).values(**values))
+        uow.emit(Event(org_id, "org", (org_id,)))
         await audit.record(
             uow,
             "org.update",
@@ -170,3 +182,4 @@ async def delete_org(store: Store, org_id: str, principal: Principal, meta: Requ
     async with store.tenant(org_id, principal, write=True) as uow:
         await load_org(uow)
         await uow.execute(uow.delete(organizations))
+        uow.emit(Event(org_id, "org", (org_id,), extra={"deleted": True}))
