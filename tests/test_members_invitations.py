@@ -13,7 +13,7 @@ from minibase.context import AppContext
 from minibase.domain.principal import SYSTEM
 from minibase.ids import now_ms
 from minibase.store.tables import audit_events, invitations
-from tests.helpers import User, create_org, signup
+from tests.helpers import PASSWORD, User, create_org, signup
 from tests.test_http_basics import assert_error
 
 
@@ -243,3 +243,16 @@ async def test_concurrent_accepts_work_once(client: httpx.AsyncClient) -> None:
     statuses = sorted(r.status_code for r in responses)
     assert statuses[0] == 200 and statuses.count(200) == 1, statuses
     assert set(statuses[1:]) <= {404, 409}
+
+
+async def test_auth_events_reach_the_audit_log(app: FastAPI, client: httpx.AsyncClient) -> None:
+    admin = await signup(client)
+    org = await create_org(client, admin)
+    bad = await client.post("/v1/auth/login",
+                            json={"email": admin.email, "password": "wrong password"})
+    assert bad.status_code == 401
+    ok = await client.post("/v1/auth/login", json={"email": admin.email, "password": PASSWORD})
+    await client.post("/v1/auth/logout", headers={"Authorization": f"Bearer {ok.json()['token']}"})
+    actions = await audit_actions(app, org["id"])
+    assert actions[-3:] == [("auth.login", "failure"), ("auth.login", "success"),
+                            ("auth.logout", "success")]

@@ -6,12 +6,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import Field
+from starlette.background import BackgroundTask
 from starlette.responses import Response
 
 from minibase.api.deps import app_context, current_principal, current_user, request_meta
 from minibase.api.schemas import EMAIL_PATTERN, Body
 from minibase.auth.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from minibase.domain.principal import Principal
+from minibase.http.errors import error_response
 from minibase.http.responses import json_response
 from minibase.services import accounts
 
@@ -47,9 +49,14 @@ async def signup(body: SignupBody, request: Request) -> Response:
 @router.post("/auth/login", summary="Sign in: a new session token")
 async def login(body: LoginBody, request: Request) -> Response:
     ctx = app_context(request)
-    signed_in = await accounts.login(
-        ctx.store, ctx.settings, body.email, body.password, request_meta(request)
-    )
+    try:
+        signed_in = await accounts.login(
+            ctx.store, ctx.settings, body.email, body.password, request_meta(request)
+        )
+    except accounts.LoginFailed as failure:
+        response = error_response(failure)
+        response.background = BackgroundTask(failure.record)
+        return response
     return json_response({"user": signed_in.user, "token": signed_in.token})
 
 

@@ -28,6 +28,24 @@ class SignedIn:
     token: str
 
 
+class LoginFailed(Unauthenticated):
+    """A failed login. Its audit events are recorded by :meth:`record` after the answer
+    has been sent, so a wrong password for an account in many orgs answers as fast as an
+    unknown email (no timing difference to enumerate accounts with)."""
+
+    def __init__(self, store: Store, user_id: str | None, meta: RequestMeta) -> None:
+        super().__init__("Invalid email or password.")
+        self._store = store
+        self._user_id = user_id
+        self._meta = meta
+
+    async def record(self) -> None:
+        if self._user_id is not None:
+            await _audit_for_user(
+                self._store, self._user_id, "auth.login", self._meta, outcome="failure"
+            )
+
+
 def normalize_email(email: str) -> str:
     return email.strip().lower()
 
@@ -126,9 +144,7 @@ async def login(
     ok = await verify_password(row.password_hash if row else None, password)
     if row is None or not ok:
         await limiter.failed(*buckets)
-        if row is not None:
-            await _audit_for_user(store, row.id, "auth.login", meta, outcome="failure")
-        raise Unauthenticated("Invalid email or password.")
+        raise LoginFailed(store, row.id if row is not None else None, meta)
     await limiter.succeeded(buckets[0])
     if needs_rehash(row.password_hash):
         new_hash = await hash_password(password)
