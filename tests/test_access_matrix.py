@@ -103,8 +103,16 @@ def org_routes(app: FastAPI) -> list[tuple[str, str, Action]]:
     return found
 
 
+# Parameters that must look valid to reach the lookup (a random id would be a 422).
+PLAUSIBLE = {"version": "1"}
+
+
 def fill(path: str, values: dict[str, str]) -> str:
-    return _PARAM.sub(lambda m: values.get(m.group(1), f"x_{secrets.token_hex(8)}"), path)
+    """``path`` with ``values`` filled in; any other parameter gets a random id."""
+    return _PARAM.sub(
+        lambda m: values.get(m.group(1), PLAUSIBLE.get(m.group(1), f"x_{secrets.token_hex(8)}")),
+        path,
+    )
 
 
 def params_of(path: str) -> list[str]:
