@@ -9,12 +9,13 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from minibase import __version__
-from minibase.api import auth, health, orgs
+from minibase.api import audit, auth, flows, health, orgs, sync, usage
 from minibase.config import Settings
 from minibase.context import AppContext
 from minibase.http.errors import install_error_handlers
 from minibase.http.middleware import RequestContextMiddleware
 from minibase.realtime.bus import InProcessBus
+from minibase.realtime.hub import LiveQueryHub
 from minibase.store.database import Database
 from minibase.store.migrate import migrate
 from minibase.store.unit_of_work import Store
@@ -36,10 +37,15 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
         bus = InProcessBus()
         store = Store(database, publish=bus.publish)
         await bus.start()
-        app.state.ctx = AppContext(settings=settings, database=database, store=store, bus=bus)
+        hub = LiveQueryHub(store, settings, bus)
+        await hub.start()
+        app.state.ctx = AppContext(
+            settings=settings, database=database, store=store, bus=bus, hub=hub
+        )
         try:
             yield
         finally:
+            await hub.close()
             await bus.close()
             await database.close()
 
@@ -64,4 +70,8 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(orgs.router)
+    app.include_router(flows.router)
+    app.include_router(usage.router)
+    app.include_router(audit.router)
+    app.include_router(sync.router)
     return app
