@@ -10,10 +10,16 @@ import httpx
 from tests.helpers import User, create_org, signup
 
 
-def node(node_id: str, x: float = 0, y: float = 0, type_: str = "default",
-         **extra: Any) -> dict[str, Any]:
-    return {"id": node_id, "type": type_, "position": {"x": x, "y": y},
-            "data": {"label": node_id}, **extra}
+def node(
+    node_id: str, x: float = 0, y: float = 0, type_: str = "default", **extra: Any
+) -> dict[str, Any]:
+    return {
+        "id": node_id,
+        "type": type_,
+        "position": {"x": x, "y": y},
+        "data": {"label": node_id},
+        **extra,
+    }
 
 
 def edge(source: str, target: str, edge_id: str | None = None) -> dict[str, Any]:
@@ -30,11 +36,16 @@ class Org:
     def flows_url(self) -> str:
         return f"/v1/orgs/{self.id}/flows"
 
-    async def create_flow(self, name: str = "Flow", nodes: list[Any] | None = None,
-                          edges: list[Any] | None = None, user: User | None = None
-                          ) -> dict[str, Any]:
+    async def create_flow(
+        self,
+        name: str = "Flow",
+        nodes: list[Any] | None = None,
+        edges: list[Any] | None = None,
+        user: User | None = None,
+    ) -> dict[str, Any]:
         response = await self.client.post(
-            self.flows_url, json={"name": name, "nodes": nodes or [], "edges": edges or []},
+            self.flows_url,
+            json={"name": name, "nodes": nodes or [], "edges": edges or []},
             headers=(user or self.admin).headers,
         )
         assert response.status_code == 201, response.text

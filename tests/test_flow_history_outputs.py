@@ -16,8 +16,9 @@ async def test_versions_list_get_diff_restore(client: httpx.AsyncClient) -> None
     flow = await org.create_flow("F", [node("a")])
     url = f"{org.flows_url}/{flow['id']}"
     for i in range(2, 6):
-        r = await client.patch(url, headers=h, json={"ops": [{"op": "addNode",
-                                                              "node": node(f"n{i}")}]})
+        r = await client.patch(
+            url, headers=h, json={"ops": [{"op": "addNode", "node": node(f"n{i}")}]}
+        )
         assert r.json()["version"] == i
     versions = (await client.get(f"{url}/versions", headers=h)).json()
     assert [v["version"] for v in versions["items"]] == [5, 4, 3, 2, 1]
@@ -39,8 +40,9 @@ async def test_versions_list_get_diff_restore(client: httpx.AsyncClient) -> None
     assert [n["id"] for n in restored.json()["nodes"]] == ["a", "n2"]
     page = (await client.get(f"{url}/versions", params={"limit": 2}, headers=h)).json()
     assert [v["version"] for v in page["items"]] == [6, 5]
-    rest = (await client.get(f"{url}/versions", params={"cursor": page["nextCursor"]},
-                             headers=h)).json()
+    rest = (
+        await client.get(f"{url}/versions", params={"cursor": page["nextCursor"]}, headers=h)
+    ).json()
     assert [v["version"] for v in rest["items"]] == [4, 3, 2, 1]
 
 
@@ -50,8 +52,11 @@ async def test_long_history_rebuilds_every_version(client: httpx.AsyncClient) ->
     flow = await org.create_flow("F", [node("a"), node("b")], [edge("a", "b")])
     url = f"{org.flows_url}/{flow['id']}"
     for i in range(2, 46):
-        await client.patch(url, headers=h, json={"ops": [
-            {"op": "updateNode", "id": "a", "set": {"position": {"x": i, "y": 0}}}]})
+        await client.patch(
+            url,
+            headers=h,
+            json={"ops": [{"op": "updateNode", "id": "a", "set": {"position": {"x": i, "y": 0}}}]},
+        )
     for v in (1, 2, 20, 21, 22, 40, 45):
         got = (await client.get(f"{url}/versions/{v}", headers=h)).json()
         expected_x = 0 if v == 1 else v
@@ -65,8 +70,9 @@ async def test_outputs_write_list_latest(client: httpx.AsyncClient) -> None:
     url = f"{org.flows_url}/{flow['id']}/outputs"
     written = []
     for i, nid in enumerate(["a", "b", "a"]):
-        r = await client.post(url, headers=h, json={"nodeId": nid, "output": {"i": i},
-                                                    "computeTime": 12.5})
+        r = await client.post(
+            url, headers=h, json={"nodeId": nid, "output": {"i": i}, "computeTime": 12.5}
+        )
         assert r.status_code == 201, r.text
         written.append(r.json())
     first = written[0]
@@ -78,12 +84,20 @@ async def test_outputs_write_list_latest(client: httpx.AsyncClient) -> None:
     assert [o["output"]["i"] for o in by_a] == [2, 0]
     latest = (await client.get(url, params={"latest": "true"}, headers=h)).json()["items"]
     assert sorted((o["nodeId"], o["output"]["i"]) for o in latest) == [("a", 2), ("b", 1)]
-    assert_error(await client.post(url, headers=h, json={"nodeId": "", "output": 1,
-                                                         "computeTime": -1}),
-                 422, "validation_error")
-    assert_error(await client.post(f"{org.flows_url}/flow_nope/outputs", headers=h,
-                                   json={"nodeId": "a", "output": 1, "computeTime": 1}),
-                 404, "not_found")
+    assert_error(
+        await client.post(url, headers=h, json={"nodeId": "", "output": 1, "computeTime": -1}),
+        422,
+        "validation_error",
+    )
+    assert_error(
+        await client.post(
+            f"{org.flows_url}/flow_nope/outputs",
+            headers=h,
+            json={"nodeId": "a", "output": 1, "computeTime": 1},
+        ),
+        404,
+        "not_found",
+    )
 
 
 async def test_usage_quotas_and_warnings(client: httpx.AsyncClient) -> None:
@@ -101,16 +115,21 @@ async def test_usage_quotas_and_warnings(client: httpx.AsyncClient) -> None:
     assert r.status_code == 201
     assert r.headers["x-quota-warning"] == "maxNodes=9/10"
     usage = (await client.get(f"/v1/orgs/{org.id}/usage", headers=h)).json()
-    assert usage["warnings"] == [{"quota": "maxNodes", "level": "warning", "used": 9,
-                                  "limit": 10}]
+    assert usage["warnings"] == [{"quota": "maxNodes", "level": "warning", "used": 9, "limit": 10}]
 
-    over = await client.post(org.flows_url, headers=h,
-                             json={"name": "F3", "nodes": [node("y"), node("z")]})
+    over = await client.post(
+        org.flows_url, headers=h, json={"name": "F3", "nodes": [node("y"), node("z")]}
+    )
     assert_error(over, 403, "quota_exceeded")
-    assert over.json()["error"]["details"] == {"quota": "maxNodes", "limit": 10, "used": 9,
-                                               "requested": 2}
-    typed = await client.post(org.flows_url, headers=h,
-                              json={"name": "F4", "nodes": [node("q", type_="shell")]})
+    assert over.json()["error"]["details"] == {
+        "quota": "maxNodes",
+        "limit": 10,
+        "used": 9,
+        "requested": 2,
+    }
+    typed = await client.post(
+        org.flows_url, headers=h, json={"name": "F4", "nodes": [node("q", type_="shell")]}
+    )
     assert_error(typed, 403, "quota_exceeded")
     assert typed.json()["error"]["details"]["quota"] == "allowedNodeTypes"
 
@@ -145,11 +164,15 @@ async def test_concurrent_stale_saves_lose_nothing(client: httpx.AsyncClient) ->
     url = f"{org.flows_url}/{flow['id']}"
 
     async def save(i: int) -> httpx.Response:
-        return await client.put(url, headers=h, json={
-            "baseVersion": 1,
-            "nodes": [node("shared", i, i), node(f"mine-{i}")],
-            "edges": [],
-        })
+        return await client.put(
+            url,
+            headers=h,
+            json={
+                "baseVersion": 1,
+                "nodes": [node("shared", i, i), node(f"mine-{i}")],
+                "edges": [],
+            },
+        )
 
     responses = await asyncio.gather(*(save(i) for i in range(20)))
     assert all(r.status_code == 200 for r in responses), [r.text for r in responses]
@@ -159,6 +182,7 @@ async def test_concurrent_stale_saves_lose_nothing(client: httpx.AsyncClient) ->
     shared = next(n for n in final["nodes"] if n["id"] == "shared")
     assert shared["position"]["x"] in range(20)
     assert final["version"] == 21
-    versions = (await client.get(f"{url}/versions", params={"limit": 500},
-                                 headers=h)).json()["items"]
+    versions = (await client.get(f"{url}/versions", params={"limit": 500}, headers=h)).json()[
+        "items"
+    ]
     assert [v["version"] for v in versions] == list(range(21, 0, -1))

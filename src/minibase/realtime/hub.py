@@ -83,8 +83,9 @@ class Connection:
         try:
             self.queue.put_nowait(text)
         except asyncio.QueueFull:
-            log.warning("sync client too slow; disconnecting",
-                        extra={"principal": self.principal.id})
+            log.warning(
+                "sync client too slow; disconnecting", extra={"principal": self.principal.id}
+            )
             self.close(CLOSE_TOO_SLOW, "too far behind")
 
     def close(self, code: int, reason: str = "") -> None:
@@ -110,8 +111,9 @@ class Connection:
             return
         if ws.application_state == WebSocketState.CONNECTED:
             with contextlib.suppress(OSError, RuntimeError):
-                await ws.close(getattr(self, "close_code", CLOSE_GOING_AWAY),
-                               getattr(self, "close_reason", ""))
+                await ws.close(
+                    getattr(self, "close_code", CLOSE_GOING_AWAY), getattr(self, "close_reason", "")
+                )
 
 
 def result_frame(sub: Subscription, value: QueryValue) -> str:
@@ -119,18 +121,12 @@ def result_frame(sub: Subscription, value: QueryValue) -> str:
     version = value.version if value.version is not None else sub.seq
     head = orjson.dumps({"type": "result", "id": sub.id})
     return (
-        head[:-1].decode()
-        + ',"value":'
-        + value.body.decode()
-        + ',"version":'
-        + str(version)
-        + "}"
+        head[:-1].decode() + ',"value":' + value.body.decode() + ',"version":' + str(version) + "}"
     )
 
 
 def error_frame(sub_id: str | None, error: MinibaseError) -> dict[str, Any]:
-    return {"type": "error", "id": sub_id,
-            "error": {"code": error.code, "message": error.message}}
+    return {"type": "error", "id": sub_id, "error": {"code": error.code, "message": error.message}}
 
 
 class LiveQueryHub:
@@ -174,8 +170,9 @@ class LiveQueryHub:
 
     def connect(self, websocket: WebSocket, principal: Principal, token: str) -> Connection:
         mine = sum(1 for c in self.connections if c.principal.id == principal.id)
-        conn = Connection(websocket, principal, token,
-                          asyncio.Queue(self.settings.sync_queue_limit))
+        conn = Connection(
+            websocket, principal, token, asyncio.Queue(self.settings.sync_queue_limit)
+        )
         conn.sender = asyncio.create_task(conn.run_sender(), name="sync-sender")
         self.connections.add(conn)
         if mine >= self.settings.sync_max_sockets_per_user:
@@ -290,16 +287,16 @@ class LiveQueryHub:
                 if sub.org_id not in roles:
                     try:
                         roles[sub.org_id] = await role_in(self.store, sub.org_id, conn.principal)
-                    except NotFound as error:
-                        roles[sub.org_id] = error
+                    except NotFound as not_found:
+                        roles[sub.org_id] = not_found
                 role = roles[sub.org_id]
-                error: MinibaseError | None = role if isinstance(role, MinibaseError) else None
+                denial: MinibaseError | None = role if isinstance(role, MinibaseError) else None
                 if isinstance(role, Role) and not is_allowed(role, sub.spec.action):
-                    error = Forbidden(f"The {role.value} role may not {sub.spec.action.value}.")
-                if error is not None:
+                    denial = Forbidden(f"The {role.value} role may not {sub.spec.action.value}.")
+                if denial is not None:
                     conn.subscriptions.pop(sub.id, None)
                     self._drop(sub)
-                    conn.send(error_frame(sub.id, error))
+                    conn.send(error_frame(sub.id, denial))
 
     async def _sweeper(self) -> None:
         """Re-validate every socket's token periodically (a backstop for lost events)."""

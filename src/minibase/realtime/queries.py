@@ -94,28 +94,56 @@ async def _versions_list(uow: TenantUnitOfWork, args: dict[str, str]) -> QueryVa
 
 
 async def _audit_list(uow: TenantUnitOfWork, args: dict[str, str]) -> QueryValue:
-    return _value(
-        await audit.list_events(uow, audit.AuditFilter(), limit=LIST_LIMIT, cursor=None)
-    )
+    return _value(await audit.list_events(uow, audit.AuditFilter(), limit=LIST_LIMIT, cursor=None))
 
 
 QUERIES: dict[str, QuerySpec] = {
     spec.name: spec
     for spec in (
-        QuerySpec("flows.list", Action.FLOWS_READ, ("orgId",), frozenset({"flow"}), None,
-                  _flows_list),
-        QuerySpec("flows.get", Action.FLOWS_READ, ("orgId", "flowId"), frozenset({"flow"}),
-                  "flowId", _flows_get),
-        QuerySpec("outputs.list", Action.OUTPUTS_READ, ("orgId", "flowId"),
-                  frozenset({"outputs", "flow"}), "flowId", _outputs_list),
-        QuerySpec("usage.get", Action.USAGE_READ, ("orgId",), frozenset({"usage", "org"}),
-                  None, _usage_get),
-        QuerySpec("members.list", Action.MEMBERS_READ, ("orgId",),
-                  frozenset({"members"}), None, _members_list),
-        QuerySpec("versions.list", Action.FLOWS_READ, ("orgId", "flowId"),
-                  frozenset({"flow"}), "flowId", _versions_list),
-        QuerySpec("audit.list", Action.AUDIT_READ, ("orgId",), frozenset({"*"}), None,
-                  _audit_list),
+        QuerySpec(
+            "flows.list", Action.FLOWS_READ, ("orgId",), frozenset({"flow"}), None, _flows_list
+        ),
+        QuerySpec(
+            "flows.get",
+            Action.FLOWS_READ,
+            ("orgId", "flowId"),
+            frozenset({"flow"}),
+            "flowId",
+            _flows_get,
+        ),
+        QuerySpec(
+            "outputs.list",
+            Action.OUTPUTS_READ,
+            ("orgId", "flowId"),
+            frozenset({"outputs", "flow"}),
+            "flowId",
+            _outputs_list,
+        ),
+        QuerySpec(
+            "usage.get",
+            Action.USAGE_READ,
+            ("orgId",),
+            frozenset({"usage", "org"}),
+            None,
+            _usage_get,
+        ),
+        QuerySpec(
+            "members.list",
+            Action.MEMBERS_READ,
+            ("orgId",),
+            frozenset({"members"}),
+            None,
+            _members_list,
+        ),
+        QuerySpec(
+            "versions.list",
+            Action.FLOWS_READ,
+            ("orgId", "flowId"),
+            frozenset({"flow"}),
+            "flowId",
+            _versions_list,
+        ),
+        QuerySpec("audit.list", Action.AUDIT_READ, ("orgId",), frozenset({"*"}), None, _audit_list),
     )
 }
 
@@ -125,8 +153,13 @@ def parse_subscription(query: Any, args: Any) -> tuple[QuerySpec, dict[str, str]
     spec = QUERIES.get(query) if isinstance(query, str) else None
     if spec is None:
         raise ValidationFailed(
-            [{"field": "query", "message": f"Unknown query; one of {sorted(QUERIES)}.",
-              "type": "enum"}]
+            [
+                {
+                    "field": "query",
+                    "message": f"Unknown query; one of {sorted(QUERIES)}.",
+                    "type": "enum",
+                }
+            ]
         )
     if not isinstance(args, dict):
         raise ValidationFailed([{"field": "args", "message": "An object.", "type": "dict_type"}])
@@ -135,8 +168,13 @@ def parse_subscription(query: Any, args: Any) -> tuple[QuerySpec, dict[str, str]
         value = args.get(name)
         if not isinstance(value, str) or not 0 < len(value) <= 64:
             raise ValidationFailed(
-                [{"field": f"args.{name}", "message": "A non-empty id string.",
-                  "type": "string_type"}]
+                [
+                    {
+                        "field": f"args.{name}",
+                        "message": "A non-empty id string.",
+                        "type": "string_type",
+                    }
+                ]
             )
         clean[name] = value
     return spec, clean

@@ -51,7 +51,9 @@ def encode_document(doc: dict[str, Any]) -> bytes:
     return orjson.dumps({"nodes": doc.get("nodes", []), "edges": doc.get("edges", [])})
 
 
-def render_flow(row: Any, document: bytes | None = None, extra: dict[str, Any] | None = None) -> bytes:
+def render_flow(
+    row: Any, document: bytes | None = None, extra: dict[str, Any] | None = None
+) -> bytes:
     """The contract's flow JSON, spliced from the row's fields and its stored bytes."""
     head = orjson.dumps(
         {
