@@ -14,6 +14,7 @@ from minibase.config import Settings
 from minibase.domain.principal import SYSTEM, Principal
 from minibase.errors import Conflict, Unauthenticated
 from minibase.ids import hash_token, new_id, new_token, now_ms
+from minibase.realtime.events import Event
 from minibase.services import audit
 from minibase.services.audit import RequestMeta
 from minibase.store.tables import memberships, organizations, sessions, users
@@ -116,6 +117,8 @@ async def logout(store: Store, principal: Principal, meta: RequestMeta) -> None:
             .where(sessions.c.id == principal.credential_id, sessions.c.revoked_at.is_(None))
             .values(revoked_at=now_ms())
         )
+        # Live sockets of this session close at once (every instance hears it).
+        uow.emit(Event("*", "credentials", (principal.credential_id,)))
     assert principal.user_id is not None
     await _audit_for_user(store, principal.user_id, "auth.logout", meta, outcome="success")
 
