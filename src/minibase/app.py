@@ -36,6 +36,7 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
         database = Database(settings)
         bus = InProcessBus()
         store = Store(database, publish=bus.publish)
+        bus.subscribe(store.cache.on_event)
         await bus.start()
         hub = LiveQueryHub(store, settings, bus)
         await hub.start()

@@ -11,6 +11,7 @@ from minibase.domain.principal import Principal
 from minibase.domain.roles import Role
 from minibase.errors import NotFound
 from minibase.ids import new_id, now_ms
+from minibase.realtime.events import Event
 from minibase.services import audit
 from minibase.services.audit import RequestMeta
 from minibase.store.tables import memberships, organizations
@@ -48,6 +49,12 @@ async def role_in(store: Store, org_id: str, principal: Principal) -> Role:
         return principal.role
     if principal.kind == "system":
         return Role.ADMIN
+    assert principal.user_id is not None
+    key = (org_id, principal.user_id)
+    cached = store.cache.roles.get(key)
+    if cached is not None:
+        return cached
+    epoch = store.cache.roles.epoch
     async with store.tenant(org_id, principal) as uow:
         role = (
             await uow.execute(
@@ -58,6 +65,7 @@ async def role_in(store: Store, org_id: str, principal: Principal) -> Role:
         ).scalar_one_or_none()
     if role is None:
         raise NotFound("No such organization.")
+    store.cache.roles.put(key, epoch, Role(role))
     return Role(role)
 
 
@@ -170,3 +178,4 @@ async def delete_org(store: Store, org_id: str, principal: Principal, meta: Requ
     async with store.tenant(org_id, principal, write=True) as uow:
         await load_org(uow)
         await uow.execute(uow.delete(organizations))
+        uow.emit(Event(org_id, "org", (org_id,)))
