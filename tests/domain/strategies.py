@@ -5,7 +5,19 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
+
+
+def properties(max_examples: int = 100) -> settings:
+    """Settings for the property tests: no per-example deadline (CI machines stall), and
+    no health-check failure for the deliberately rich, slow-to-draw edit scenarios."""
+    return settings(
+        max_examples=max_examples,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+
 
 NODE_IDS = [f"n{i}" for i in range(8)]
 EDGE_IDS = [f"e{i}" for i in range(8)]

@@ -9,7 +9,7 @@ import orjson
 from hypothesis import given
 
 from minibase.domain.flow_diff import diff_flows, summarize
-from tests.domain.strategies import flows
+from tests.domain.strategies import flows, properties
 
 
 def node(ident: str, x: float = 0, **extra: Any) -> dict[str, Any]:
@@ -110,6 +110,7 @@ def apply_json(a: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+@properties()
 @given(flows(), flows())
 def test_diff_replays_and_mirrors(a: dict[str, Any], b: dict[str, Any]) -> None:
     diff = diff_flows(a, b)

@@ -61,6 +61,12 @@ def test_name_rules() -> None:
         assert fields_of(exc) == {"name": type_}
 
 
+def test_name_and_entity_problems_are_reported_together() -> None:
+    with pytest.raises(ValidationFailed) as exc:
+        validate_flow({"name": "", "nodes": [{"id": "a"}]})
+    assert set(fields_of(exc)) == {"name", "nodes[0].type", "nodes[0].position"}
+
+
 def test_top_level_shapes() -> None:
     with pytest.raises(ValidationFailed) as exc:
         validate_flow([])

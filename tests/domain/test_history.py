@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from minibase.domain.history import (
@@ -17,7 +17,7 @@ from minibase.domain.history import (
     encode_version,
     rebuild,
 )
-from tests.domain.strategies import edited, flows
+from tests.domain.strategies import edited, flows, properties
 
 
 def node(ident: str, x: float = 0, **extra: Any) -> dict[str, Any]:
@@ -138,7 +138,7 @@ def reshuffled(draw: st.DrawFn, doc: dict[str, Any]) -> dict[str, Any]:
     return shuffle(out)
 
 
-@settings(max_examples=150)
+@properties(80)
 @given(st.data(), st.sampled_from([1, 2, 3, SNAPSHOT_EVERY]))
 def test_every_version_rebuilds_exactly(data: st.DataObject, every: int) -> None:
     docs = [data.draw(flows())]
@@ -151,6 +151,7 @@ def test_every_version_rebuilds_exactly(data: st.DataObject, every: int) -> None
         assert_exact(read(entries, version), doc)
 
 
+@properties()
 @given(flows(), flows())
 def test_any_pair_round_trips(a: dict[str, Any], b: dict[str, Any]) -> None:
     kind, payload = encode_version(a, b, 2)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from minibase.domain.json_values import MISSING, Missing, json_equal
 from minibase.domain.merge import merge_flows
-from tests.domain.strategies import disjoint_edits, edited, flows
+from tests.domain.strategies import disjoint_edits, edited, flows, properties
 
 
 def node(ident: str, x: float = 0, **extra: Any) -> dict[str, Any]:
@@ -22,9 +22,9 @@ def edge(ident: str, source: str, target: str, **extra: Any) -> dict[str, Any]:
 
 
 def flow(
-    nodes: list[dict[str, Any]], edges: list[dict[str, Any]] = (), name: str = "F"
-) -> dict[str, Any]:  # type: ignore[assignment]
-    return {"name": name, "nodes": list(nodes), "edges": list(edges)}
+    nodes: list[dict[str, Any]], edges: list[dict[str, Any]] | None = None, name: str = "F"
+) -> dict[str, Any]:
+    return {"name": name, "nodes": list(nodes), "edges": list(edges or [])}
 
 
 def by_id(doc: dict[str, Any]) -> dict[str, Any]:
@@ -201,7 +201,7 @@ def test_order_follows_the_side_that_reordered() -> None:
     assert [n["id"] for n in result.flow_doc["nodes"]] == ["c", "a", "b", "d"]
 
 
-@settings(max_examples=300)
+@properties(150)
 @given(flows(), flows())
 def test_unchanged_current_gives_incoming(base: dict[str, Any], x: dict[str, Any]) -> None:
     result = merge_flows(base, base, x)
@@ -209,7 +209,7 @@ def test_unchanged_current_gives_incoming(base: dict[str, Any], x: dict[str, Any
     assert result.conflicts == [] and result.dropped_edges == []
 
 
-@settings(max_examples=300)
+@properties(150)
 @given(flows(), flows())
 def test_unchanged_incoming_gives_current(base: dict[str, Any], x: dict[str, Any]) -> None:
     result = merge_flows(base, x, base)
@@ -217,13 +217,14 @@ def test_unchanged_incoming_gives_current(base: dict[str, Any], x: dict[str, Any
     assert result.conflicts == [] and result.dropped_edges == []
 
 
+@properties()
 @given(flows(), flows())
 def test_identical_sides_give_that_side(base: dict[str, Any], x: dict[str, Any]) -> None:
     result = merge_flows(base, x, copy.deepcopy(x))
     assert result.flow_doc == x and result.conflicts == []
 
 
-@settings(max_examples=500)
+@properties(200)
 @given(disjoint_edits())
 def test_disjoint_edits_commute(edits: tuple[dict[str, Any], ...]) -> None:
     base, x, y = edits
@@ -262,7 +263,7 @@ def field_value(entity: dict[str, Any], field: str) -> Any:
     return entity.get(field, MISSING)
 
 
-@settings(max_examples=300)
+@properties(150)
 @given(st.data())
 def test_every_change_survives_and_the_request_wins_clashes(data: st.DataObject) -> None:
     base = data.draw(flows())

@@ -223,7 +223,8 @@ def validate_flow(
         if not isinstance(value, list):
             errors.append(_error(key, "Must be an array.", "list_type"))
         out[key] = value
-    _raise(errors)  # nothing more can be checked without the two lists
+    if not (isinstance(out["nodes"], list) and isinstance(out["edges"], list)):
+        _raise(errors)  # nothing more can be checked without the two lists
 
     nodes: list[Any] = out["nodes"]
     edges: list[Any] = out["edges"]

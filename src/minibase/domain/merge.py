@@ -102,6 +102,8 @@ def _merge_mapping(
 ) -> dict[str, Any]:
     """Merge three objects key by key; keys in ``nested`` that are objects recurse once."""
     out: dict[str, Any] = {}
+    # Base keys are visited too: one that a side deleted while the other left it alone
+    # merges to MISSING and is left out.
     for key in [*current, *(k for k in incoming if k not in current), *base]:
         if key in out:
             continue
@@ -119,7 +121,6 @@ def _merge_mapping(
             on_conflict.append((f"{prefix}{key}", c, i))
         if value is not MISSING:
             out[key] = value
-    # Keys only the base had were deleted on a side that the other left unchanged.
     return out
 
 
@@ -166,9 +167,10 @@ def _reordered(side: list[str], base: list[str]) -> bool:
 def _merge_order(
     base: list[str], current: list[str], incoming: list[str], survivors: dict[str, Any]
 ) -> list[str]:
-    if incoming == base:
-        lead, follow = current, incoming
-    elif current == base or (_reordered(incoming, base) and not _reordered(current, base)):
+    # The request's order leads when the server left the order alone, or when only the
+    # request rearranged what both share; otherwise the server's (which is also the
+    # request's order whenever the request left the ids exactly as in the base).
+    if current == base or (_reordered(incoming, base) and not _reordered(current, base)):
         lead, follow = incoming, current
     else:
         lead, follow = current, incoming
