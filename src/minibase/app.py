@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -43,9 +45,13 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
         app.state.ctx = AppContext(
             settings=settings, database=database, store=store, bus=bus, hub=hub
         )
+        checkpoints = asyncio.create_task(database.checkpoint_loop(), name="wal-checkpoint")
         try:
             yield
         finally:
+            checkpoints.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await checkpoints
             await hub.close()
             await bus.close()
             await database.close()
@@ -69,9 +75,10 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
         )
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.include_router(health.router)
+    # Flows first: the hottest routes are matched with the fewest comparisons.
+    app.include_router(flows.router)
     app.include_router(auth.router)
     app.include_router(orgs.router)
-    app.include_router(flows.router)
     app.include_router(usage.router)
     app.include_router(audit.router)
     app.include_router(sync.router)

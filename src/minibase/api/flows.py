@@ -15,6 +15,7 @@ from minibase.http.body import json_schema_body, read_json_object
 from minibase.http.responses import JSONBytes, json_response
 from minibase.services import flow_history, flows, outputs
 from minibase.services.usage import limits_of, warning_header
+from minibase.store.hot_cache import CachedFlow
 
 router = APIRouter(prefix="/v1/orgs/{orgId}/flows", tags=["flows"])
 
@@ -118,8 +119,16 @@ async def create_flow(request: Request, access: Writer) -> Response:
 
 @router.get("/{flowId}", summary="One flow, with ETag: its version")
 async def get_flow(request: Request, access: Reader, flowId: str) -> Response:
-    async with app_context(request).store.tenant(access.org_id, access.principal) as uow:
-        return _flow_response(await flows.get_flow(uow, flowId))
+    store = app_context(request).store
+    key = (access.org_id, flowId)
+    cached = store.cache.flows.get(key)
+    if cached is None:
+        epoch = store.cache.flows.epoch
+        async with store.tenant(access.org_id, access.principal) as uow:
+            result = await flows.get_flow(uow, flowId)
+        cached = CachedFlow(result.body, result.version)
+        store.cache.flows.put(key, epoch, cached)
+    return JSONBytes(cached.body, headers={"ETag": f'"{cached.version}"'})
 
 
 def _base_version(body: dict[str, Any]) -> int:

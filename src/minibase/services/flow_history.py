@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import func
+
 from minibase.domain.flow_diff import diff_flows, summarize
 from minibase.domain.history import encode_version, rebuild
 from minibase.errors import NotFound
@@ -60,16 +62,12 @@ async def append(
 async def document_at(uow: TenantUnitOfWork, flow_id: str, version: int) -> dict[str, Any]:
     """The flow document as it was at ``version``: nearest snapshot, then deltas."""
     fv = flow_versions.c
+    # One round trip: the nearest snapshot at or before ``version``, then every row after.
     snapshot = (
-        await uow.execute(
-            uow.select(flow_versions, fv.version.label("v"))
-            .where(fv.flow_id == flow_id, fv.kind == "snapshot", fv.version <= version)
-            .order_by(fv.version.desc())
-            .limit(1)
-        )
-    ).scalar_one_or_none()
-    if snapshot is None:
-        raise NotFound("No such version.")
+        uow.select(flow_versions, func.max(fv.version))
+        .where(fv.flow_id == flow_id, fv.kind == "snapshot", fv.version <= version)
+        .scalar_subquery()
+    )
     rows = (
         await uow.execute(
             uow.select(flow_versions, fv.version, fv.kind, fv.payload)

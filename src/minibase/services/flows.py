@@ -9,6 +9,7 @@ counters (quota-checked), its audit row; the bus hears of it after commit.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
@@ -210,8 +211,12 @@ async def _commit_change(
     action: str,
     meta: RequestMeta,
     details: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> FlowResult:
-    """Store ``after`` as the next version of ``row`` (which shows ``before``)."""
+    """Store ``after`` as the next version of ``row`` (which shows ``before``).
+
+    ``extra`` fields are added to the returned flow JSON (a save's ``conflicts``).
+    """
     version = row.version + 1
     now = now_ms()
     document = encode_document(after)
@@ -250,8 +255,15 @@ async def _commit_change(
         details={"version": version, **payload.summary, **(details or {})},
     )
     _emit_flow(uow, row.id, version)
-    fresh = await _load(uow, row.id, lock=False)
-    return FlowResult(render_flow(fresh), version, usage, org)
+    head = SimpleNamespace(
+        id=row.id,
+        organization_id=uow.org_id,
+        name=after["name"],
+        created_by=row.created_by,
+        version=version,
+        last_modified=now,
+    )
+    return FlowResult(render_flow(head, document, extra), version, usage, org)
 
 
 async def save_flow(
@@ -285,7 +297,7 @@ async def save_flow(
     extra = {"conflicts": conflicts, "droppedEdges": dropped}
     if merged == current:
         return FlowResult(render_flow(row, extra=extra), row.version)
-    result = await _commit_change(
+    return await _commit_change(
         uow,
         row,
         current,
@@ -293,10 +305,8 @@ async def save_flow(
         action="flow.update",
         meta=meta,
         details={"baseVersion": base_version, "conflicts": len(conflicts)},
+        extra=extra,
     )
-    fresh = await _load(uow, flow_id, lock=False)
-    result.body = render_flow(fresh, extra=extra)
-    return result
 
 
 async def patch_flow(

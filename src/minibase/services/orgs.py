@@ -161,6 +161,7 @@ async def update_org(
         if billing.get("plan") is not None:
             values["plan"] = Plan(billing["plan"]).value
         await uow.execute(uow.update(organizations).values(**values))
+        uow.emit(Event(org_id, "org", (org_id,)))
         await audit.record(
             uow,
             "org.update",
