@@ -9,13 +9,15 @@ each other's events. Nothing here sleeps to wait: tests wait on conditions, with
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -411,7 +413,7 @@ async def test_publish_right_after_the_connection_is_killed_still_arrives(
     second = ev(2)
     await server_a.publish([second])
     await seen_b.wait_for_event(second)
-    # redis-py checks a pooled connection before using it, so nothing was lost.
+    # The failed send is repeated on a new connection: nothing lost, nothing twice.
     assert seen_b.events == [first, second]
 
 
@@ -528,7 +530,17 @@ class LogWaiter(logging.Handler):
             self.seen.set()
 
 
-async def test_after_redis_comes_back_every_instance_resyncs_and_events_flow(
+@contextlib.contextmanager
+def log_handler(handler: logging.Handler) -> Iterator[None]:
+    bus_log = logging.getLogger("minibase.bus")
+    bus_log.addHandler(handler)
+    try:
+        yield
+    finally:
+        bus_log.removeHandler(handler)
+
+
+async def test_events_published_while_redis_is_down_are_sent_when_it_is_back(
     redis_proxy: Proxy, redis_buses: Callable[..., Awaitable[RedisBus]]
 ) -> None:
     # Server A reaches Redis through the proxy; server B directly and is never cut off.
@@ -540,36 +552,87 @@ async def test_after_redis_comes_back_every_instance_resyncs_and_events_flow(
     server_a.subscribe(seen_a)
     server_b.subscribe(seen_b)
 
+    before = ev(0)
+    await server_a.publish([before])
+    await seen_b.wait_for_event(before)
+
     failed = LogWaiter("cannot publish to Redis")
-    bus_log = logging.getLogger("minibase.bus")
-    bus_log.addHandler(failed)
-    try:
+    with log_handler(failed):
         await redis_proxy.down()
-        lost = ev(1)
-        await server_a.publish([lost])  # Redis is unreachable: no exception
+        first = ev(1)
+        await server_a.publish([first])  # Redis is unreachable: no exception
         await asyncio.wait_for(failed.seen.wait(), WAIT)
-    finally:
-        bus_log.removeHandler(failed)
-    waiting = ev(2)
-    await server_a.publish([waiting])  # waits in A's outbox
+    second = ev(2)
+    await server_a.publish([second])  # waits in A's outbox behind `first`
     with pytest.raises(ServiceUnavailable):
         await server_a.ping()
 
     await redis_proxy.up()
-    # B was subscribed all along but missed `lost`: A tells it to resync, then sends
-    # what waited. `lost` itself is never resent (it might have been sent once already).
-    await seen_b.wait_for_event(waiting)
-    assert seen_b.events == [resync("publish_failed"), waiting]
-    # A lost its own subscription too: it resubscribes and resyncs on its own.
+    # A sends what waited, in order; B, subscribed all along, misses nothing.
+    await seen_b.wait_for_event(second)
+    assert seen_b.events == [before, first, second]
+    # A lost its own subscription: it resubscribes and resyncs on its own.
     await seen_a.wait_for(lambda r: resync("reconnected") in r.events)
     after_b, after_a = ev(3, org="b"), ev(4, org="a")
     await server_b.publish([after_b])
     await server_a.publish([after_a])
-    await seen_a.wait_for(lambda r: after_a in r.events and after_b in r.events)
-    await seen_b.wait_for(lambda r: after_a in r.events and after_b in r.events)
-    assert lost not in seen_a.events
-    assert lost not in seen_b.events
+    for recorder in (seen_a, seen_b):
+        await recorder.wait_for(lambda r: after_a in r.events and after_b in r.events)
+    assert seen_b.resyncs == []
+    assert seen_b.changes.count(first) == 1
     await server_a.ping()
+
+
+async def test_events_dropped_from_a_full_outbox_make_receivers_resync(
+    redis_proxy: Proxy, redis_buses: Callable[..., Awaitable[RedisBus]]
+) -> None:
+    server_a = await redis_buses(
+        url=f"redis://127.0.0.1:{redis_proxy.port}/0",
+        timeout=2.0,
+        backoff_max=0.2,
+        max_buffered=2,
+    )
+    server_b = await redis_buses()
+    seen_b = Recorder()
+    server_b.subscribe(seen_b)
+    before = ev(0)
+    await server_a.publish([before])
+    await seen_b.wait_for_event(before)
+
+    await redis_proxy.down()
+    await server_a.publish([ev(n) for n in range(1, 6)])  # only the last 2 fit
+    await redis_proxy.up()
+    await seen_b.wait_for_event(ev(5))
+    # B notices the numbering gap and tells its subscribers before the next event.
+    assert seen_b.events == [before, resync("missed"), ev(4), ev(5)]
+
+
+async def test_receivers_drop_duplicates_and_resync_on_gaps(
+    redis_buses: Callable[..., Awaitable[RedisBus]], prefix: str
+) -> None:
+    """The wire format, as another instance would send it: ``{src, seq, event}``."""
+    server = await redis_buses()
+    seen = Recorder()
+    server.subscribe(seen)
+    admin = Redis.from_url(REDIS_URL)
+
+    async def send(src: str, seq: int, event: Event) -> None:
+        message = {"src": src, "seq": seq, "event": event.to_json()}
+        await admin.publish(f"{prefix}events", orjson.dumps(message))
+
+    try:
+        await send("x", 1, ev(1))
+        await send("x", 2, ev(2))
+        await send("x", 2, ev(2))  # sent again after a failure that hid its success
+        await send("x", 1, ev(1))
+        await send("y", 7, ev(7, org="y"))  # first seen from y: no gap to speak of
+        await send("x", 4, ev(4))  # 3 never arrived
+        await admin.publish(f"{prefix}events", b"not json")  # ignored
+        await send("x", 5, ev(5))
+    finally:
+        await admin.aclose()
+    await seen.wait_for_event(ev(5))
+    assert seen.events == [ev(1), ev(2), ev(7, org="y"), resync("missed"), ev(4), ev(5)]
 
 
 # -- wiring ----------------------------------------------------------------------------

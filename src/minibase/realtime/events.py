@@ -3,13 +3,13 @@
 Besides the events of committed changes, a bus delivers one signal: **resync**, an
 ``Event(org_id="*", kind="resync")`` (build it with :func:`resync`, test it with
 :attr:`Event.is_resync`). It means "events may have been missed": the bus lost its Redis
-subscription and got it back, a publisher could not reach Redis, or this process's
-delivery queue overflowed. A subscriber that keeps derived state (a live query's last
-value, a cache) must then rebuild it from the database, for every organization, as if it
-had just subscribed. The bus delivers resync only once it is receiving events again, so
-a re-read started on resync misses no later change. Resync is idempotent and may arrive
-more than once for one incident; ``extra["reason"]`` says why (``reconnected``,
-``publish_failed``, ``overflow``), for logs only.
+subscription and got it back, another instance had to drop events it could not send,
+or this process's delivery queue overflowed. A subscriber that keeps derived state (a
+live query's last value, a cache) must then rebuild it from the database, for every
+organization, as if it had just subscribed. The bus delivers resync only once it is
+receiving events again, so a re-read started on resync misses no later change. Resync
+is idempotent and may arrive more than once for one incident; ``extra["reason"]`` says
+why (``reconnected``, ``missed``, ``overflow``), for logs only.
 """
 
 from __future__ import annotations

@@ -3,24 +3,26 @@
 Every instance publishes its events to ``{prefix}events`` and delivers what it reads
 there, **its own events included**: an instance does not short-cut its own events to
 its subscribers. So every instance of a deployment sees the same sequence of events, the
-order Redis received them in (which keeps each publisher's order), every event exactly
-once, through one subscription and no echo filtering. The price is one Redis round trip
-for local subscribers too (a fraction of a millisecond, see ``docs/realtime.md``).
+order Redis received them in (which keeps each publisher's order), through one
+subscription and no echo filtering. The price is one Redis round trip for local
+subscribers too (a fraction of a millisecond, see ``docs/realtime.md``).
 
-Redis pub/sub delivers at most once, so the bus says when something may be missing
-instead of guessing: it delivers the resync signal (:func:`~minibase.realtime.events.resync`)
+Each message is ``{"src": instance id, "seq": n, "event": {...}}``: every bus numbers
+what it publishes 1, 2, 3... That makes delivery exactly once although sending is at
+least once, and lets receivers notice losses by themselves:
 
-- after its subscription was lost and re-established (the listener reconnects on its
-  own, with exponential backoff and jitter), once the new subscription is confirmed;
-- to every instance, once Redis is reachable again, after this instance failed to
-  publish some events (the resync is published on the channel before the events that
-  waited).
-
-``publish`` never waits for Redis and never raises: it appends to a bounded outbox that
-one task sends, in order, in pipelined batches. A batch that fails is not resent (some of
-it may have reached Redis, and resending would deliver it twice); it is dropped and
-answered by a resync. While Redis is unreachable, new events wait in the outbox (at most
-``max_buffered``; beyond, the oldest are dropped, also answered by a resync).
+- ``publish`` never waits for Redis and never raises: it appends to a bounded outbox
+  that one task sends, in order, in pipelined batches. When a batch fails (Redis down,
+  connection cut), the task waits for Redis with exponential backoff and sends the batch
+  again, with whatever was published meanwhile. Receivers drop a ``seq`` they have already
+  seen, so a batch that partly reached Redis is not delivered twice.
+- When the outbox is full (Redis down for long), the oldest events are dropped; a
+  receiver that then sees ``seq`` jump delivers the resync signal
+  (:func:`~minibase.realtime.events.resync`, reason ``missed``) before the next event.
+- When the subscription itself is lost (connection cut, Redis restarted, no answer to
+  PING), the listener reconnects on its own, with backoff and jitter, and once Redis
+  confirms the new subscription delivers a resync (reason ``reconnected``): what was
+  published in between is gone, since Redis pub/sub keeps nothing.
 """
 
 from __future__ import annotations
@@ -87,9 +89,11 @@ class RedisBus(FanoutBus):
             socket_keepalive=True,
             client_name=self.client_name,
         )
+        self._seq = 0  # of the last event this bus published
         self._outbox: deque[bytes] = deque()
         self._outbox_ready = asyncio.Event()
-        self._lost = False  # some events never reached Redis: publish a resync first
+        self._dropped = 0  # events dropped from the outbox since the last successful send
+        self._last_seq: dict[str, int] = {}  # per publishing instance, last delivered
         self._subscribed = False
         self._closing = asyncio.Event()
         self._listener: asyncio.Task[None] | None = None
@@ -133,18 +137,26 @@ class RedisBus(FanoutBus):
             return
         for event in events:
             try:
-                payload = orjson.dumps(event.to_json())
+                body = event.to_json()
+                self._seq += 1
+                payload = orjson.dumps({"src": self.instance_id, "seq": self._seq, "event": body})
             except TypeError:
                 log.exception("dropped an event that is not JSON", extra={"kind": event.kind})
-                self._lost = True
                 continue
-            if len(self._outbox) >= self._max_buffered:
-                self._outbox.popleft()
-                if not self._lost:
-                    log.warning("Redis outbox full: dropping the oldest events, will resync")
-                self._lost = True
             self._outbox.append(payload)
+        self._trim_outbox()
         self._outbox_ready.set()
+
+    def _trim_outbox(self) -> None:
+        """Drop the oldest events beyond ``max_buffered`` (receivers will see the gap)."""
+        excess = len(self._outbox) - self._max_buffered
+        if excess <= 0:
+            return
+        for _ in range(excess):
+            self._outbox.popleft()
+        if not self._dropped:  # once per outage, not once per publish
+            log.warning("Redis outbox full: dropping the oldest events; receivers will resync")
+        self._dropped += excess
 
     async def ping(self) -> None:
         """Readiness: Redis answers and this instance is subscribed."""
@@ -215,17 +227,30 @@ class RedisBus(FanoutBus):
 
     def _receive_payload(self, data: bytes) -> None:
         try:
-            event = Event.from_json(orjson.loads(data))
+            message = orjson.loads(data)
+            source, seq = str(message["src"]), int(message["seq"])
+            event = Event.from_json(message["event"])
         except (ValueError, KeyError, TypeError, AttributeError):
-            log.warning("ignored a malformed event on the channel", extra={"size": len(data)})
+            log.warning("ignored a malformed message on the channel", extra={"size": len(data)})
             return
+        last = self._last_seq.get(source)
+        if last is not None:
+            if seq <= last:
+                return  # sent again after a failure that hid its first success
+            if seq > last + 1:
+                log.warning(
+                    "missed events from another instance; subscribers will resync",
+                    extra={"source": source, "missed": seq - last - 1},
+                )
+                self._deliver_later(resync("missed"))
+        self._last_seq[source] = seq
         self._deliver_later(event)
 
     # -- publishing --------------------------------------------------------------------
 
     async def _publish_forever(self) -> None:
         while True:
-            if not self._outbox and not self._lost:
+            if not self._outbox:
                 if self._closing.is_set():
                     return
                 self._outbox_ready.clear()
@@ -233,19 +258,28 @@ class RedisBus(FanoutBus):
                 continue
             batch = list(self._outbox)
             self._outbox.clear()
-            announce, self._lost = self._lost, False
-            if announce:
-                batch.insert(0, orjson.dumps(resync("publish_failed").to_json()))
             try:
                 await self._send(batch)
             except REDIS_FAILURES as exc:
                 log.warning(
-                    "cannot publish to Redis: events dropped, every instance will resync",
+                    "cannot publish to Redis; will send again when it answers",
                     extra={"events": len(batch), "error": repr(exc)},
                 )
-                self._lost = True
+                self._outbox.extendleft(reversed(batch))
+                self._trim_outbox()
                 if not await self._wait_until_reachable():
+                    log.warning(
+                        "bus closed while Redis was unreachable; events dropped",
+                        extra={"events": len(self._outbox)},
+                    )
                     return
+                continue
+            if self._dropped:
+                log.warning(
+                    "Redis answers again; events were dropped meanwhile",
+                    extra={"dropped": self._dropped},
+                )
+                self._dropped = 0
 
     async def _send(self, batch: list[bytes]) -> None:
         async with asyncio.timeout(self._timeout), self._redis.pipeline(transaction=False) as pipe:
