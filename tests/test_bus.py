@@ -455,6 +455,15 @@ class Proxy:
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._pipes: set[asyncio.Task[None]] = set()
+        self._flowing = asyncio.Event()
+        self._flowing.set()
+
+    def freeze(self) -> None:
+        """Keep every connection open but pass no byte (a hung server or network)."""
+        self._flowing.clear()
+
+    def thaw(self) -> None:
+        self._flowing.set()
 
     async def up(self) -> None:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
@@ -495,10 +504,10 @@ class Proxy:
                 self._writers.discard(w)
                 w.close()
 
-    @staticmethod
-    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while data := await reader.read(65536):
+                await self._flowing.wait()
                 writer.write(data)
                 await writer.drain()
         except (ConnectionError, OSError):
@@ -633,6 +642,48 @@ async def test_receivers_drop_duplicates_and_resync_on_gaps(
         await admin.aclose()
     await seen.wait_for_event(ev(5))
     assert seen.events == [ev(1), ev(2), ev(7, org="y"), resync("missed"), ev(4), ev(5)]
+
+
+async def test_a_silent_connection_is_detected_by_ping_and_replaced(
+    redis_proxy: Proxy, redis_buses: Callable[..., Awaitable[RedisBus]]
+) -> None:
+    server_a = await redis_buses(
+        url=f"redis://127.0.0.1:{redis_proxy.port}/0",
+        timeout=0.5,
+        ping_interval=0.1,
+        backoff_max=0.2,
+    )
+    server_b = await redis_buses()
+    seen_a = Recorder()
+    server_a.subscribe(seen_a)
+    lost = LogWaiter("lost the Redis subscription")
+    with log_handler(lost):
+        redis_proxy.freeze()  # no FIN, no RST: only the missing PONG tells
+        await asyncio.wait_for(lost.seen.wait(), WAIT)
+    assert not server_a.subscribed
+    redis_proxy.thaw()
+    await seen_a.wait_for(lambda r: resync("reconnected") in r.events)
+    after = ev(1)
+    await server_b.publish([after])
+    await seen_a.wait_for_event(after)
+
+
+async def test_an_event_that_cannot_be_serialized_makes_receivers_resync(
+    redis_buses: Callable[..., Awaitable[RedisBus]], caplog: pytest.LogCaptureFixture
+) -> None:
+    server_a, server_b = await redis_buses(), await redis_buses()
+    seen_b = Recorder()
+    server_b.subscribe(seen_b)
+    before = ev(0)
+    await server_a.publish([before])
+    await seen_b.wait_for_event(before)
+    with caplog.at_level(logging.ERROR, logger="minibase.bus"):
+        await server_a.publish([Event(org_id="o", kind="bad", extra={"x": object()})])
+    after = ev(2)
+    await server_a.publish([after])
+    await seen_b.wait_for_event(after)
+    assert seen_b.events == [before, resync("missed"), after]
+    assert any("not JSON" in r.message for r in caplog.records)
 
 
 # -- wiring ----------------------------------------------------------------------------

@@ -53,6 +53,8 @@ log = logging.getLogger("minibase.bus")
 # included), OS-level socket errors and our own asyncio timeouts.
 REDIS_FAILURES = (RedisError, OSError, TimeoutError)
 
+MAX_BATCH = 1000  # PUBLISH commands sent in one pipeline
+
 
 class RedisBus(FanoutBus):
     """Fans events out to every instance that shares ``url`` and ``prefix``."""
@@ -136,9 +138,11 @@ class RedisBus(FanoutBus):
             log.warning("events published after the bus closed were dropped")
             return
         for event in events:
+            # The number is taken even when the event cannot be sent, so that receivers
+            # see the gap and resync.
+            self._seq += 1
             try:
                 body = event.to_json()
-                self._seq += 1
                 payload = orjson.dumps({"src": self.instance_id, "seq": self._seq, "event": body})
             except TypeError:
                 log.exception("dropped an event that is not JSON", extra={"kind": event.kind})
@@ -256,8 +260,7 @@ class RedisBus(FanoutBus):
                 self._outbox_ready.clear()
                 await self._outbox_ready.wait()
                 continue
-            batch = list(self._outbox)
-            self._outbox.clear()
+            batch = [self._outbox.popleft() for _ in range(min(len(self._outbox), MAX_BATCH))]
             try:
                 await self._send(batch)
             except REDIS_FAILURES as exc:
