@@ -712,8 +712,8 @@ async def test_readyz_checks_redis_when_configured(tmp_path: Any, prefix: str) -
     assert response.json()["checks"] == {"database": "ok", "redis": "ok"}
 
 
-async def test_readyz_is_503_when_redis_is_unreachable(tmp_path: Any) -> None:
+async def test_readyz_is_503_when_redis_is_unreachable(tmp_path: Any, prefix: str) -> None:
     url = f"redis://127.0.0.1:{closed_port()}/0"
-    response = await readyz(Settings(data_dir=tmp_path, redis_url=url))
+    response = await readyz(Settings(data_dir=tmp_path, redis_url=url, redis_prefix=prefix))
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "unavailable"

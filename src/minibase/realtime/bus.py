@@ -17,8 +17,8 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any, Protocol
 
 from minibase.realtime.events import Event, resync
 
@@ -62,9 +62,7 @@ class FanoutBus:
 
     async def start(self) -> None:
         if self._delivery is None:
-            self._delivery = asyncio.create_task(
-                self._deliver_forever(), name=f"{type(self).__name__}.deliver"
-            )
+            self._delivery = background(self._deliver_forever(), f"{type(self).__name__}.deliver")
 
     async def close(self) -> None:
         """Stop delivering; events still waiting are dropped."""
@@ -130,9 +128,19 @@ class InProcessBus(FanoutBus):
             self._deliver_later(event)
 
 
+def background(work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+    """Run ``work`` as a task of the bus; a crash (a bug) is logged when it happens."""
+    task = asyncio.create_task(work, name=name)
+    task.add_done_callback(_log_crash)
+    return task
+
+
+def _log_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.error("event bus task %s crashed", task.get_name(), exc_info=error)
+
+
 async def cancel_and_wait(task: asyncio.Task[None]) -> None:
-    """Cancel ``task`` and wait until it has finished; log it if it had crashed."""
+    """Cancel ``task`` and wait until it has finished."""
     task.cancel()
     await asyncio.wait({task})
-    if not task.cancelled() and (error := task.exception()) is not None:
-        log.error("bus task %s had crashed", task.get_name(), exc_info=error)

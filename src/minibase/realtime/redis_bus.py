@@ -44,7 +44,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from minibase.errors import ServiceUnavailable
-from minibase.realtime.bus import DEFAULT_MAX_PENDING, FanoutBus, cancel_and_wait
+from minibase.realtime.bus import DEFAULT_MAX_PENDING, FanoutBus, background, cancel_and_wait
 from minibase.realtime.events import Event, resync
 
 log = logging.getLogger("minibase.bus")
@@ -116,8 +116,8 @@ class RedisBus(FanoutBus):
         if self._listener is not None:
             return
         pubsub = await self._subscribe()
-        self._listener = asyncio.create_task(self._listen(pubsub), name="RedisBus.listen")
-        self._publisher = asyncio.create_task(self._publish_forever(), name="RedisBus.publish")
+        self._listener = background(self._listen(pubsub), "RedisBus.listen")
+        self._publisher = background(self._publish_forever(), "RedisBus.publish")
 
     async def close(self) -> None:
         """Send what waits in the outbox (for up to ``timeout``), then stop everything."""
@@ -169,9 +169,9 @@ class RedisBus(FanoutBus):
                 await self._redis.ping()
         except REDIS_FAILURES as exc:
             raise ServiceUnavailable("Redis does not answer.", {"service": "redis"}) from exc
-        if not self._subscribed:
+        if not self._subscribed or self._listener is None or self._listener.done():
             raise ServiceUnavailable(
-                "The event bus is reconnecting to Redis.", {"service": "redis"}
+                "The event bus is not receiving events from Redis.", {"service": "redis"}
             )
 
     # -- receiving ---------------------------------------------------------------------
