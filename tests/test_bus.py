@@ -306,6 +306,7 @@ async def test_closed_in_process_bus_stops_delivering() -> None:
     await bus.close()
     await bus.publish([ev(1)])
     assert recorder.events == []
+    assert bus._pending.empty()  # nothing piles up either
 
 
 def test_resync_signal_is_recognised_and_survives_json() -> None:

@@ -59,13 +59,15 @@ class FanoutBus:
         self._ids = itertools.count()
         self._pending: asyncio.Queue[Event] = asyncio.Queue(maxsize=max_pending)
         self._delivery: asyncio.Task[None] | None = None
+        self._closed = False
 
     async def start(self) -> None:
         if self._delivery is None:
             self._delivery = background(self._deliver_forever(), f"{type(self).__name__}.deliver")
 
     async def close(self) -> None:
-        """Stop delivering; events still waiting are dropped."""
+        """Stop delivering; events still waiting are dropped, later ones ignored."""
+        self._closed = True
         task, self._delivery = self._delivery, None
         if task is not None:
             await cancel_and_wait(task)
@@ -82,6 +84,8 @@ class FanoutBus:
 
     def _deliver_later(self, event: Event) -> None:
         """Queue ``event`` for the subscribers of this process; never blocks."""
+        if self._closed:
+            return
         try:
             self._pending.put_nowait(event)
         except asyncio.QueueFull:
