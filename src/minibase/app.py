@@ -16,7 +16,7 @@ from minibase.config import Settings
 from minibase.context import AppContext
 from minibase.http.errors import install_error_handlers
 from minibase.http.middleware import RequestContextMiddleware
-from minibase.realtime.bus import InProcessBus
+from minibase.realtime import build_bus
 from minibase.realtime.hub import LiveQueryHub
 from minibase.store.database import Database
 from minibase.store.migrate import migrate
@@ -36,7 +36,7 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
         if run_migrations:
             await migrate(settings)
         database = Database(settings)
-        bus = InProcessBus()
+        bus = build_bus(settings)
         store = Store(database, publish=bus.publish)
         bus.subscribe(store.cache.on_event)
         await bus.start()
