@@ -76,3 +76,12 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
         yield c
+
+
+@pytest.fixture
+async def live_url(app: FastAPI) -> AsyncIterator[str]:
+    """``host:port`` of ``app`` served on a real loopback socket."""
+    from tests.servers import serve_in_process
+
+    async with serve_in_process(app) as url:
+        yield url

@@ -33,9 +33,7 @@ async def signup(client: httpx.AsyncClient, email: str | None = None) -> User:
 
 
 async def create_org(client: httpx.AsyncClient, user: User, **fields: Any) -> dict[str, Any]:
-    response = await client.post(
-        "/v1/orgs", json={"name": "Acme", **fields}, headers=user.headers
-    )
+    response = await client.post("/v1/orgs", json={"name": "Acme", **fields}, headers=user.headers)
     assert response.status_code == 201, response.text
     return dict(response.json())
 

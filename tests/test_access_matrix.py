@@ -86,6 +86,10 @@ def _effective_routes(app: FastAPI) -> list[Any]:
 def http_routes(app: FastAPI) -> list[tuple[str, str, Any]]:
     routes = []
     for route in _effective_routes(app):
+        for dependant in _walk(route.dependant):
+            for param in dependant.path_params:
+                if param.field_info.annotation is int:
+                    _INT_PARAMS.add(param.alias)
         for method in sorted(set(route.methods) - {"HEAD"}):
             routes.append((method, route.path, route))
     return routes
@@ -103,16 +107,20 @@ def org_routes(app: FastAPI) -> list[tuple[str, str, Action]]:
     return found
 
 
-# Parameters that must look valid to reach the lookup (a random id would be a 422).
-PLAUSIBLE = {"version": "1"}
+# Integer path parameters (versions) get "1", so the request reaches the lookup instead of
+# failing validation; every other unknown parameter gets a random id.
+_INT_PARAMS: set[str] = set()
 
 
 def fill(path: str, values: dict[str, str]) -> str:
-    """``path`` with ``values`` filled in; any other parameter gets a random id."""
-    return _PARAM.sub(
-        lambda m: values.get(m.group(1), PLAUSIBLE.get(m.group(1), f"x_{secrets.token_hex(8)}")),
-        path,
-    )
+    """``path`` with ``values`` filled in; any other parameter gets a plausible value."""
+
+    def value(name: str) -> str:
+        if name in values:
+            return values[name]
+        return "1" if name in _INT_PARAMS else f"x_{secrets.token_hex(8)}"
+
+    return _PARAM.sub(lambda m: value(m.group(1)), path)
 
 
 def params_of(path: str) -> list[str]:
@@ -202,7 +210,6 @@ async def test_idor_other_orgs_ids_are_404_and_change_nothing(
                                headers=victim.headers)).json()
     ids_b: dict[str, str] = {
         "userId": member_b.id, "invitationId": invitation_b["id"], "keyId": key_b["id"],
-        "version": "1",
     }
     routes = org_routes(app)
     if any(t == f"{ORG_PREFIX}/flows" and m == "POST" for m, t, _ in routes):

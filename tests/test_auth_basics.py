@@ -43,24 +43,32 @@ async def test_wrong_password_and_unknown_email_look_the_same(client: httpx.Asyn
 async def test_signup_validation(client: httpx.AsyncClient) -> None:
     assert_error(
         await client.post("/v1/auth/signup", json={"email": "x@example.com", "password": "short"}),
-        422, "validation_error",
+        422,
+        "validation_error",
     )
     assert_error(
-        await client.post("/v1/auth/signup", content=b"{not json",
-                          headers={"content-type": "application/json"}),
-        400, "bad_request",
+        await client.post(
+            "/v1/auth/signup", content=b"{not json", headers={"content-type": "application/json"}
+        ),
+        400,
+        "bad_request",
     )
     assert_error(
-        await client.post("/v1/auth/signup", content=b"email=x",
-                          headers={"content-type": "application/x-www-form-urlencoded"}),
-        400, "bad_request",
+        await client.post(
+            "/v1/auth/signup",
+            content=b"email=x",
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        ),
+        400,
+        "bad_request",
     )
     await signup(client, "dup@example.com")
     assert_error(
         await client.post(
             "/v1/auth/signup", json={"email": "DUP@example.com", "password": PASSWORD}
         ),
-        409, "conflict",
+        409,
+        "conflict",
     )
 
 
@@ -71,8 +79,9 @@ async def test_long_passwords_are_not_truncated(client: httpx.AsyncClient) -> No
         "/v1/auth/login", json={"email": "long@example.com", "password": "p" * 299 + "q"}
     )
     assert almost.status_code == 401
-    ok = await client.post("/v1/auth/login", json={"email": "long@example.com",
-                                                   "password": password})
+    ok = await client.post(
+        "/v1/auth/login", json={"email": "long@example.com", "password": password}
+    )
     assert ok.status_code == 200
 
 
@@ -80,7 +89,8 @@ async def test_missing_or_bad_token(client: httpx.AsyncClient) -> None:
     assert_error(await client.get("/v1/me"), 401, "unauthenticated")
     assert_error(
         await client.get("/v1/me", headers={"Authorization": "Bearer mb_sess_nope"}),
-        401, "unauthenticated",
+        401,
+        "unauthenticated",
     )
 
 
@@ -88,11 +98,14 @@ async def test_org_lifecycle(client: httpx.AsyncClient) -> None:
     admin = await signup(client)
     org = await create_org(client, admin, plan="pro")
     assert org["id"].startswith("org_")
-    assert org["settings"] == {"maxNodes": None, "maxFlows": None, "allowedNodeTypes": None,
-                               "storageQuota": None}
+    assert org["settings"] == {
+        "maxNodes": None,
+        "maxFlows": None,
+        "allowedNodeTypes": None,
+        "storageQuota": None,
+    }
     assert org["billing"]["plan"] == "pro"
-    assert org["billing"]["usageMetrics"] == {"nodesUsed": 0, "flowsCreated": 0,
-                                              "storageUsed": 0}
+    assert org["billing"]["usageMetrics"] == {"nodesUsed": 0, "flowsCreated": 0, "storageUsed": 0}
     listed = (await client.get("/v1/orgs", headers=admin.headers)).json()
     assert [o["id"] for o in listed["items"]] == [org["id"]]
     assert listed["nextCursor"] is None
@@ -108,18 +121,20 @@ async def test_org_lifecycle(client: httpx.AsyncClient) -> None:
     assert patched.json()["billing"]["plan"] == "enterprise"
 
     me = (await client.get("/v1/me", headers=admin.headers)).json()
-    assert me["memberships"] == [{"organization": {"id": org["id"], "name": "Acme 2"},
-                                  "role": "admin"}]
+    assert me["memberships"] == [
+        {"organization": {"id": org["id"], "name": "Acme 2"}, "role": "admin"}
+    ]
 
     stranger = await signup(client)
-    assert_error(await client.get(f"/v1/orgs/{org['id']}", headers=stranger.headers),
-                 404, "not_found")
-    assert_error(await client.get("/v1/orgs/org_doesnotexist", headers=stranger.headers),
-                 404, "not_found")
+    assert_error(
+        await client.get(f"/v1/orgs/{org['id']}", headers=stranger.headers), 404, "not_found"
+    )
+    assert_error(
+        await client.get("/v1/orgs/org_doesnotexist", headers=stranger.headers), 404, "not_found"
+    )
 
     assert (await client.delete(f"/v1/orgs/{org['id']}", headers=admin.headers)).status_code == 204
-    assert_error(await client.get(f"/v1/orgs/{org['id']}", headers=admin.headers),
-                 404, "not_found")
+    assert_error(await client.get(f"/v1/orgs/{org['id']}", headers=admin.headers), 404, "not_found")
 
 
 async def test_org_list_pages(client: httpx.AsyncClient) -> None:

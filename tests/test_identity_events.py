@@ -40,5 +40,5 @@ async def test_member_and_credential_events(app: FastAPI, client: httpx.AsyncCli
     assert members == [("members", (bob.id,), "joined"), ("members", (bob.id,), "role"),
                        ("members", (bob.id,), "removed")]
     credentials = [(e.org_id, e.extra["type"]) for e in seen if e.kind == "credentials"]
-    assert credentials == [(org["id"], "api_key"), ("", "session"), ("", "session")]
+    assert credentials == [(org["id"], "api_key"), ("*", "session"), ("*", "session")]
     assert next(e for e in seen if e.kind == "credentials").ids == (key["id"],)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -9,14 +11,26 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from minibase import __version__
-from minibase.api import api_keys, auth, health, invitations, members, orgs
+from minibase.api import (
+    api_keys,
+    audit,
+    auth,
+    flows,
+    health,
+    invitations,
+    members,
+    orgs,
+    sync,
+    usage,
+)
 from minibase.config import Settings
 from minibase.context import AppContext
 from minibase.http.errors import install_error_handlers
 from minibase.http.idempotency import IdempotencyMiddleware
 from minibase.http.middleware import RequestContextMiddleware
 from minibase.http.throttle import ThrottleMiddleware
-from minibase.realtime.bus import InProcessBus
+from minibase.realtime import build_bus
+from minibase.realtime.hub import LiveQueryHub
 from minibase.services.invitation_delivery import sender_from_settings
 from minibase.store.database import Database
 from minibase.store.migrate import migrate
@@ -36,19 +50,28 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
         if run_migrations:
             await migrate(settings)
         database = Database(settings)
-        bus = InProcessBus()
+        bus = build_bus(settings)
         store = Store(database, publish=bus.publish)
+        bus.subscribe(store.cache.on_event)
         await bus.start()
+        hub = LiveQueryHub(store, settings, bus)
+        await hub.start()
         app.state.ctx = AppContext(
             settings=settings,
             database=database,
             store=store,
             bus=bus,
+            hub=hub,
             invitation_sender=sender_from_settings(settings),
         )
+        checkpoints = asyncio.create_task(database.checkpoint_loop(), name="wal-checkpoint")
         try:
             yield
         finally:
+            checkpoints.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await checkpoints
+            await hub.close()
             await bus.close()
             await database.close()
 
@@ -74,9 +97,14 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
         )
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.include_router(health.router)
+    # Flows first: the hottest routes are matched with the fewest comparisons.
+    app.include_router(flows.router)
     app.include_router(auth.router)
     app.include_router(orgs.router)
     app.include_router(members.router)
     app.include_router(invitations.router)
     app.include_router(api_keys.router)
+    app.include_router(usage.router)
+    app.include_router(audit.router)
+    app.include_router(sync.router)
     return app

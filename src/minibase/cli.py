@@ -124,6 +124,34 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _verify_audit(settings: Settings, org_id: str) -> dict[str, Any]:
+    from minibase.domain.principal import SYSTEM
+    from minibase.services.audit import verify_chain
+    from minibase.store.database import Database
+    from minibase.store.unit_of_work import Store
+
+    database = Database(settings)
+    try:
+        async with Store(database).tenant(org_id, SYSTEM) as uow:
+            return await verify_chain(uow)
+    finally:
+        await database.close()
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    """Verify one org's audit chain offline; exit 1 when a link is broken."""
+    settings = _settings({"data_dir": args.data_dir})
+    result = asyncio.run(_verify_audit(settings, args.org))
+    if result["ok"]:
+        print(f"minibase: audit log of {args.org} is intact ({result['checked']} events)")
+        return 0
+    print(
+        f"minibase: audit log of {args.org} is BROKEN at seq {result['firstBadSeq']} "
+        f"({result['checked']} events verified before it)"
+    )
+    return 1
+
+
 def cmd_settings(args: argparse.Namespace) -> int:
     for env, default, help_text in describe_settings():
         print(f"{env}  (default: {default})\n    {help_text}")
@@ -146,6 +174,12 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("--data-dir", type=Path, default=None, help="data directory")
 
     sub.add_parser("settings", help="list every setting with its default and help")
+
+    audit = sub.add_parser("audit", help="audit log tools")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_sub.add_parser("verify", help="verify an organization's hash chain")
+    verify.add_argument("--org", required=True, help="organization id (org_...)")
+    verify.add_argument("--data-dir", type=Path, default=None, help="data directory")
     return parser
 
 
@@ -157,7 +191,12 @@ def _add_serve_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
-COMMANDS = {"serve": cmd_serve, "migrate": cmd_migrate, "settings": cmd_settings}
+COMMANDS = {
+    "serve": cmd_serve,
+    "migrate": cmd_migrate,
+    "settings": cmd_settings,
+    "audit": cmd_audit_verify,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -116,6 +116,23 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: int = Field(
         24, ge=1, description="How long an `Idempotency-Key` response is remembered."
     )
+    sync_max_subscriptions: int = Field(
+        100, ge=1, description="Most live-query subscriptions on one `/v1/sync` socket."
+    )
+    sync_max_sockets_per_user: int = Field(
+        20, ge=1, description="Most `/v1/sync` sockets one user or API key holds per instance."
+    )
+    sync_queue_limit: int = Field(
+        256,
+        ge=1,
+        description=(
+            "Frames queued for one `/v1/sync` socket; a client further behind is "
+            "disconnected with close code 4008."
+        ),
+    )
+    sync_revalidate_seconds: float = Field(
+        30, gt=0, description="How often every live socket's token is re-validated."
+    )
     smtp_url: str = Field(
         "",
         description=(

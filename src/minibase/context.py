@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from minibase.config import Settings
 from minibase.realtime.bus import EventBus
@@ -17,4 +18,6 @@ class AppContext:
     database: Database
     store: Store
     bus: EventBus
+    hub: Any = None
+    """The live-query hub (:class:`minibase.realtime.hub.LiveQueryHub`)."""
     invitation_sender: InvitationSender = field(default_factory=LogInvitationSender)

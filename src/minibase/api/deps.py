@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, cast
 
-from fastapi import Depends, Path
+from fastapi import Depends
 from starlette.requests import HTTPConnection, Request
 
 from minibase.auth.credentials import authenticate
@@ -75,9 +75,6 @@ class OrgAccess:
     meta: RequestMeta
 
 
-OrgId = Annotated[str, Path(alias="orgId", min_length=1, max_length=64)]
-
-
 def require(
     action: Action, *, on_self: Action | None = None, self_param: str = "userId"
 ) -> Callable[..., Awaitable[OrgAccess]]:
@@ -89,11 +86,11 @@ def require(
     needs ``on_self`` instead; the permission table still decides both.
     """
 
-    async def dependency(
-        request: Request,
-        org_id: OrgId,
-        principal: Annotated[Principal, Depends(current_principal)],
-    ) -> OrgAccess:
+    async def dependency(request: Request) -> OrgAccess:
+        # Reads the path and the principal directly instead of through sub-dependencies:
+        # this runs on every org-scoped request, and FastAPI's resolution is costly.
+        org_id = request.path_params.get("orgId", "")
+        principal = await current_principal(request)
         ctx = app_context(request)
         role = await role_in(ctx.store, org_id, principal)
         meta = request_meta(request)

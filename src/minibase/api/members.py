@@ -31,9 +31,8 @@ async def list_members(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Response:
-    result = await members.list_members(
-        app_context(request).store, access.org_id, access.principal, limit, cursor
-    )
+    async with app_context(request).store.tenant(access.org_id, access.principal) as uow:
+        result = await members.list_members(uow, limit=limit, cursor=cursor)
     return json_response(result)
 
 

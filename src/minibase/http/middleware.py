@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import time
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from minibase.errors import PayloadTooLarge
-from minibase.ids import new_id
 
 access_log = logging.getLogger("minibase.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -44,7 +44,7 @@ class RequestContextMiddleware:
                 if declared > self.max_body_bytes:
                     await self._reject_too_large(scope, send)
                     return
-        request_id = request_id or new_id("req")
+        request_id = request_id or "req_" + secrets.token_hex(12)
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
         status = 0

@@ -81,10 +81,10 @@ def _buckets(kind: str, settings: Settings, email: str, meta: RequestMeta) -> li
 
 
 def _sessions_ended(user_id: str, session_ids: list[str]) -> Event:
-    """Sessions are not bound to an org: the event has an empty ``org_id``; sockets
-    authenticated by one of ``ids`` close with 4401."""
+    """Sessions are not bound to an org: the event's ``org_id`` is ``*``. Sockets
+    authenticated by one of ``ids`` close with 4401, and the hot cache forgets them."""
     return Event(
-        "", "credentials", tuple(session_ids), extra={"type": "session", "userId": user_id}
+        "*", "credentials", tuple(session_ids), extra={"type": "session", "userId": user_id}
     )
 
 
@@ -166,6 +166,7 @@ async def logout(store: Store, principal: Principal, meta: RequestMeta) -> None:
             .where(sessions.c.id == principal.credential_id, sessions.c.revoked_at.is_(None))
             .values(revoked_at=now_ms())
         )
+        # Live sockets of this session close at once (every instance hears it).
         uow.emit(_sessions_ended(principal.user_id or "", [principal.credential_id]))
     assert principal.user_id is not None
     await _audit_for_user(store, principal.user_id, "auth.logout", meta, outcome="success")

@@ -17,6 +17,7 @@ import orjson
 
 from minibase.domain.principal import Principal
 from minibase.ids import new_id, now_ms
+from minibase.services.pagination import decode_cursor, page
 from minibase.store.tables import audit_events
 from minibase.store.unit_of_work import Store, TenantUnitOfWork
 
@@ -136,3 +137,83 @@ async def record_separately(
         await record(
             uow, action, resource_type, resource_id, meta=meta, outcome=outcome, details=details
         )
+
+
+def event_json(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "seq": row.seq,
+        "at": row.at,
+        "actor": {"type": row.actor_type, "id": row.actor_id},
+        "action": row.action,
+        "resource": {"type": row.resource_type, "id": row.resource_id},
+        "ip": row.ip,
+        "userAgent": row.user_agent,
+        "outcome": row.outcome,
+        "details": row.details,
+        "hash": row.hash,
+        "prevHash": row.prev_hash,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    action: str | None = None
+    actor: str | None = None
+    resource: str | None = None
+    since: int | None = None
+    until: int | None = None
+
+
+async def list_events(
+    uow: TenantUnitOfWork, filters: AuditFilter, *, limit: int, cursor: str | None
+) -> dict[str, Any]:
+    """Audit events, newest first, filtered by action, actor id, resource and time."""
+    ae = audit_events.c
+    stmt = uow.select(audit_events)
+    if filters.action:
+        stmt = stmt.where(ae.action == filters.action)
+    if filters.actor:
+        stmt = stmt.where(ae.actor_id == filters.actor)
+    if filters.resource:
+        stmt = stmt.where(
+            (ae.resource_id == filters.resource) | (ae.resource_type == filters.resource)
+        )
+    if filters.since is not None:
+        stmt = stmt.where(ae.at >= filters.since)
+    if filters.until is not None:
+        stmt = stmt.where(ae.at <= filters.until)
+    after = decode_cursor(cursor, 1)
+    if after is not None:
+        stmt = stmt.where(ae.seq < after[0])
+    rows = (await uow.execute(stmt.order_by(ae.seq.desc()).limit(limit + 1))).all()
+    return page(rows, limit, render=event_json, key=lambda r: [r.seq])
+
+
+async def verify_chain(uow: TenantUnitOfWork, *, batch: int = 1000) -> dict[str, Any]:
+    """Walk the org's chain in order: ``{ok, checked, firstBadSeq}``.
+
+    A row is bad when its seq is not the next one (a row deleted or reordered), its
+    ``prevHash`` is not the previous row's hash, or its hash does not match its content.
+    """
+    ae = audit_events.c
+    expected_seq, prev_hash, checked = 1, GENESIS_HASH, 0
+    while True:
+        rows = (
+            await uow.execute(
+                uow.select(audit_events).where(ae.seq >= expected_seq).order_by(ae.seq).limit(batch)
+            )
+        ).all()
+        for row in rows:
+            data = dict(row._mapping)
+            if (
+                row.seq != expected_seq
+                or row.prev_hash != prev_hash
+                or chain_hash(prev_hash, data) != row.hash
+            ):
+                return {"ok": False, "checked": checked, "firstBadSeq": expected_seq}
+            checked += 1
+            expected_seq += 1
+            prev_hash = row.hash
+        if len(rows) < batch:
+            return {"ok": True, "checked": checked, "firstBadSeq": None}

@@ -47,20 +47,19 @@ def _member_select(uow: TenantUnitOfWork) -> Any:
 
 
 async def list_members(
-    store: Store, org_id: str, principal: Principal, limit: int, cursor: str | None
+    uow: TenantUnitOfWork, *, limit: int, cursor: str | None
 ) -> dict[str, Any]:
     """Members in the order they joined (``created_at``, then user id)."""
     after = decode_cursor(cursor, 2)
-    async with store.tenant(org_id, principal) as uow:
-        stmt = _member_select(uow)
-        if after is not None:
-            at, user_id = after
-            stmt = stmt.where(
-                (memberships.c.created_at > at)
-                | ((memberships.c.created_at == at) & (memberships.c.user_id > str(user_id)))
-            )
-        stmt = stmt.order_by(memberships.c.created_at, memberships.c.user_id).limit(limit + 1)
-        rows = (await uow.execute(stmt)).all()
+    stmt = _member_select(uow)
+    if after is not None:
+        at, user_id = after
+        stmt = stmt.where(
+            (memberships.c.created_at > at)
+            | ((memberships.c.created_at == at) & (memberships.c.user_id > str(user_id)))
+        )
+    stmt = stmt.order_by(memberships.c.created_at, memberships.c.user_id).limit(limit + 1)
+    rows = (await uow.execute(stmt)).all()
     return page(rows, limit, render=member_json, key=lambda r: [r.created_at, r.user_id])
 
 

@@ -50,6 +50,12 @@ async def role_in(store: Store, org_id: str, principal: Principal) -> Role:
         return principal.role
     if principal.kind == "system":
         return Role.ADMIN
+    assert principal.user_id is not None
+    key = (org_id, principal.user_id)
+    cached = store.cache.roles.get(key)
+    if cached is not None:
+        return cached
+    epoch = store.cache.roles.epoch
     async with store.tenant(org_id, principal) as uow:
         role = (
             await uow.execute(
@@ -60,6 +66,7 @@ async def role_in(store: Store, org_id: str, principal: Principal) -> Role:
         ).scalar_one_or_none()
     if role is None:
         raise NotFound("No such organization.")
+    store.cache.roles.put(key, epoch, Role(role))
     return Role(role)
 
 

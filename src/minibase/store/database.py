@@ -10,6 +10,7 @@ unprivileged application role, so row-level security always applies.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -22,6 +23,8 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from minibase.config import Settings
 from minibase.errors import ServiceUnavailable
+
+log = logging.getLogger("minibase.store")
 
 
 def _quote_ident(name: str) -> str:
@@ -46,6 +49,9 @@ def _sqlite_engine(url: str, *, writer: bool) -> AsyncEngine:
         cursor.execute("PRAGMA synchronous=NORMAL")  # durable against process crashes
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        # Checkpoints run in the background (Database.checkpoint_loop), never inside a
+        # request's commit, where their fsync would stall the writer for tens of ms.
+        cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
 
     begin_sql = "BEGIN IMMEDIATE" if writer else "BEGIN"
@@ -112,6 +118,21 @@ class Database:
             engine = self._write_engine if write else self._read_engine
             async with engine.begin() as conn:
                 yield conn
+
+    async def checkpoint_loop(self, interval: float = 1.0) -> None:
+        """SQLite: copy the WAL into the database file every ``interval`` seconds.
+
+        ``PASSIVE`` never blocks readers or the writer; it stops at the oldest reader.
+        """
+        if not self.is_sqlite:
+            return
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                async with self._read_engine.connect() as conn:
+                    await conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+            except SQLAlchemyError:
+                log.warning("WAL checkpoint failed", exc_info=True)
 
     async def ping(self) -> None:
         """Raise :class:`ServiceUnavailable` when the database does not answer."""

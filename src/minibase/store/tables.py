@@ -15,6 +15,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     Dialect,
+    Float,
     ForeignKeyConstraint,
     Index,
     Integer,
@@ -228,7 +229,7 @@ node_outputs = Table(
     Column("node_id", String(256), nullable=False),
     Column("output", LargeBinary, nullable=False),
     _ms("timestamp"),
-    Column("compute_time", BigInteger, nullable=False),
+    Column("compute_time", Float, nullable=False),
     Column("size_bytes", BigInteger, nullable=False),
     ForeignKeyConstraint(
         ["organization_id", "flow_id"], ["flows.organization_id", "flows.id"], ondelete="CASCADE"

@@ -27,6 +27,7 @@ from sqlalchemy.sql import ColumnElement
 from minibase.domain.principal import Principal
 from minibase.realtime.events import Event
 from minibase.store.database import Database
+from minibase.store.hot_cache import HotCache
 
 Publisher = Callable[[Sequence[Event]], Awaitable[None]]
 
@@ -112,6 +113,8 @@ class Store:
         self.database = database
         self._publish = publish
         self.dialect = "sqlite" if database.is_sqlite else "postgresql"
+        self.cache = HotCache()
+        """Read cache of the hot path, emptied by this instance's commits at once."""
 
     def set_publisher(self, publish: Publisher) -> None:
         self._publish = publish
@@ -158,5 +161,9 @@ class Store:
         await self._after_commit(uow)
 
     async def _after_commit(self, uow: UnitOfWork) -> None:
-        if uow.events and self._publish is not None:
+        if not uow.events:
+            return
+        # Before the response goes out: this instance must never serve what it replaced.
+        self.cache.apply(uow.events)
+        if self._publish is not None:
             await self._publish(uow.events)

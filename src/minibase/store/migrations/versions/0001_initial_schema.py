@@ -240,7 +240,7 @@ def upgrade() -> None:
         sa.Column("node_id", sa.String(length=256), nullable=False),
         sa.Column("output", sa.LargeBinary(), nullable=False),
         sa.Column("timestamp", sa.BigInteger(), nullable=False),
-        sa.Column("compute_time", sa.BigInteger(), nullable=False),
+        sa.Column("compute_time", sa.Float(), nullable=False),
         sa.Column("size_bytes", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(
             ["organization_id", "flow_id"],

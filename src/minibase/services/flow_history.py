@@ -1,0 +1,125 @@
+"""Version history of flows: one row per version, snapshots plus deltas.
+
+See ``docs/history.md`` for the storage scheme (``domain/history.py``): every K-th
+version is a compressed snapshot, the others compressed deltas against the previous
+version, so history grows with what changed, not with the flow's size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func
+
+from minibase.domain.flow_diff import diff_flows, summarize
+from minibase.domain.history import encode_version, rebuild
+from minibase.errors import NotFound
+from minibase.services.pagination import decode_cursor, page
+from minibase.store.tables import flow_versions
+from minibase.store.unit_of_work import TenantUnitOfWork
+
+EMPTY_FLOW: dict[str, Any] = {"name": "", "nodes": [], "edges": []}
+
+
+@dataclass(frozen=True, slots=True)
+class VersionPayload:
+    kind: str
+    payload: bytes
+    summary: dict[str, int]
+
+
+def new_version_payload(
+    before: dict[str, Any] | None, after: dict[str, Any], version: int
+) -> VersionPayload:
+    kind, payload = encode_version(before, after, version)
+    return VersionPayload(kind, payload, summarize(diff_flows(before or EMPTY_FLOW, after)))
+
+
+async def append(
+    uow: TenantUnitOfWork,
+    flow_id: str,
+    version: int,
+    author: str,
+    at: int,
+    payload: VersionPayload,
+) -> None:
+    await uow.execute(
+        uow.insert(
+            flow_versions,
+            flow_id=flow_id,
+            version=version,
+            created_by=author,
+            created_at=at,
+            summary=payload.summary,
+            kind=payload.kind,
+            payload=payload.payload,
+            size_bytes=len(payload.payload),
+        )
+    )
+
+
+async def document_at(uow: TenantUnitOfWork, flow_id: str, version: int) -> dict[str, Any]:
+    """The flow document as it was at ``version``: nearest snapshot, then deltas."""
+    fv = flow_versions.c
+    # One round trip: the nearest snapshot at or before ``version``, then every row after.
+    snapshot = (
+        uow.select(flow_versions, func.max(fv.version))
+        .where(fv.flow_id == flow_id, fv.kind == "snapshot", fv.version <= version)
+        .scalar_subquery()
+    )
+    rows = (
+        await uow.execute(
+            uow.select(flow_versions, fv.version, fv.kind, fv.payload)
+            .where(fv.flow_id == flow_id, fv.version >= snapshot, fv.version <= version)
+            .order_by(fv.version)
+        )
+    ).all()
+    if not rows or rows[-1].version != version:
+        raise NotFound("No such version.")
+    return rebuild([(r.kind, r.payload) for r in rows])
+
+
+async def version_row(uow: TenantUnitOfWork, flow_id: str, version: int) -> Any:
+    fv = flow_versions.c
+    row = (
+        await uow.execute(
+            uow.select(flow_versions, fv.version, fv.created_by, fv.created_at, fv.summary).where(
+                fv.flow_id == flow_id, fv.version == version
+            )
+        )
+    ).first()
+    if row is None:
+        raise NotFound("No such version.")
+    return row
+
+
+def version_json(row: Any) -> dict[str, Any]:
+    return {
+        "version": row.version,
+        "createdBy": row.created_by,
+        "createdAt": row.created_at,
+        "summary": row.summary,
+    }
+
+
+async def list_versions(
+    uow: TenantUnitOfWork, flow_id: str, *, limit: int, cursor: str | None
+) -> dict[str, Any]:
+    """Versions, newest first."""
+    fv = flow_versions.c
+    stmt = uow.select(flow_versions, fv.version, fv.created_by, fv.created_at, fv.summary).where(
+        fv.flow_id == flow_id
+    )
+    after = decode_cursor(cursor, 1)
+    if after is not None:
+        stmt = stmt.where(fv.version < after[0])
+    rows = (await uow.execute(stmt.order_by(fv.version.desc()).limit(limit + 1))).all()
+    return page(rows, limit, render=version_json, key=lambda r: [r.version])
+
+
+async def diff_versions(uow: TenantUnitOfWork, flow_id: str, a: int, b: int) -> dict[str, Any]:
+    doc_a = await document_at(uow, flow_id, a)
+    doc_b = await document_at(uow, flow_id, b)
+    diff = diff_flows(doc_a, doc_b)
+    return {"from": a, "to": b, "summary": summarize(diff), "changes": diff.to_json()}

@@ -1,0 +1,434 @@
+"""Flows with no lost work: create, read, save (three-way merge), patch, trash, restore.
+
+A flow row keeps its current document as JSON bytes (``{"nodes": [...], "edges": [...]}``)
+so a read returns stored bytes without parsing them. Every accepted change, in one
+transaction: a conditional update (``WHERE version = :seen``), its version row, the usage
+counters (quota-checked), its audit row; the bus hears of it after commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+import orjson
+from sqlalchemy import func
+
+from minibase.config import Settings
+from minibase.domain.flow_graph import validate_flow
+from minibase.domain.flow_ops import apply_ops
+from minibase.domain.merge import merge_flows
+from minibase.domain.principal import Principal
+from minibase.errors import NotFound, ValidationFailed, VersionConflict
+from minibase.ids import new_id, now_ms
+from minibase.realtime.events import Event
+from minibase.services import audit, flow_history
+from minibase.services.audit import RequestMeta, actor_of
+from minibase.services.pagination import decode_cursor, page
+from minibase.services.usage import Usage, charge
+from minibase.store.tables import flows, node_outputs
+from minibase.store.unit_of_work import TenantUnitOfWork
+
+TRASH_RETENTION_MS = 30 * 86_400_000
+
+
+@dataclass(slots=True)
+class FlowResult:
+    """A flow as the API returns it (serialized), with what the write did."""
+
+    body: bytes
+    version: int
+    usage: Usage | None = None
+    org: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def author_id(principal: Principal) -> str:
+    return actor_of(principal)[1] or "system"
+
+
+def encode_document(doc: dict[str, Any]) -> bytes:
+    return orjson.dumps({"nodes": doc.get("nodes", []), "edges": doc.get("edges", [])})
+
+
+def render_flow(
+    row: Any, document: bytes | None = None, extra: dict[str, Any] | None = None
+) -> bytes:
+    """The contract's flow JSON, spliced from the row's fields and its stored bytes."""
+    head = orjson.dumps(
+        {
+            "id": row.id,
+            "organizationId": row.organization_id,
+            "name": row.name,
+            "createdBy": row.created_by,
+            "version": row.version,
+            "lastModified": row.last_modified,
+        }
+    )
+    body = document if document is not None else row.document
+    tail = b"," + orjson.dumps(extra)[1:-1] if extra else b""
+    return head[:-1] + b"," + body[1:-1] + tail + b"}"
+
+
+def summary_json(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "version": row.version,
+        "lastModified": row.last_modified,
+        "createdBy": row.created_by,
+        "nodeCount": row.node_count,
+        "edgeCount": row.edge_count,
+    }
+
+
+def _document_of(row: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = orjson.loads(row.document)
+    return {"name": row.name, "nodes": doc["nodes"], "edges": doc["edges"]}
+
+
+def _validate(settings: Settings, doc: Any, *, require_name: bool = False) -> dict[str, Any]:
+    return validate_flow(
+        doc,
+        max_nodes=settings.max_flow_nodes,
+        max_edges=settings.max_flow_edges,
+        max_bytes=settings.max_flow_bytes,
+        require_name=require_name,
+    )
+
+
+def _new_or_retyped_nodes(
+    before: dict[str, Any] | None, after: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Nodes whose type the org's ``allowedNodeTypes`` must admit: added or re-typed ones."""
+    old = {n["id"]: n.get("type") for n in (before or {}).get("nodes", [])}
+    return [n for n in after["nodes"] if n["id"] not in old or old[n["id"]] != n.get("type")]
+
+
+async def _load(uow: TenantUnitOfWork, flow_id: str, *, lock: bool, deleted: bool = False) -> Any:
+    stmt = uow.select(flows).where(flows.c.id == flow_id)
+    stmt = stmt.where(flows.c.deleted_at.is_not(None) if deleted else flows.c.deleted_at.is_(None))
+    if lock and uow.is_postgres:
+        stmt = stmt.with_for_update()
+    row = (await uow.execute(stmt)).first()
+    if row is None:
+        raise NotFound("No such flow.")
+    return row
+
+
+def _emit_flow(uow: TenantUnitOfWork, flow_id: str, version: int | None) -> None:
+    uow.emit(Event(uow.org_id, "flow", (flow_id,), version))
+    uow.emit(Event(uow.org_id, "usage"))
+
+
+async def create_flow(
+    uow: TenantUnitOfWork, settings: Settings, body: Any, meta: RequestMeta
+) -> FlowResult:
+    doc = _validate(settings, body, require_name=True)
+    flow_id = new_id("flow")
+    now = now_ms()
+    document = encode_document(doc)
+    payload = flow_history.new_version_payload(None, doc, 1)
+    usage, org = await charge(
+        uow,
+        flows=1,
+        nodes=len(doc["nodes"]),
+        storage=len(document) + len(payload.payload),
+        node_types=doc["nodes"],
+    )
+    author = author_id(uow.principal)
+    await uow.execute(
+        uow.insert(
+            flows,
+            id=flow_id,
+            name=doc["name"],
+            document=document,
+            node_count=len(doc["nodes"]),
+            edge_count=len(doc["edges"]),
+            size_bytes=len(document),
+            history_bytes=len(payload.payload),
+            version=1,
+            created_by=author,
+            created_at=now,
+            last_modified=now,
+            deleted_at=None,
+        )
+    )
+    await flow_history.append(uow, flow_id, 1, author, now, payload)
+    await audit.record(
+        uow,
+        "flow.create",
+        "flow",
+        flow_id,
+        meta=meta,
+        details={"name": doc["name"], "version": 1, **payload.summary},
+    )
+    _emit_flow(uow, flow_id, 1)
+    row = await _load(uow, flow_id, lock=False)
+    return FlowResult(render_flow(row), 1, usage, org)
+
+
+async def get_flow(uow: TenantUnitOfWork, flow_id: str) -> FlowResult:
+    row = await _load(uow, flow_id, lock=False)
+    return FlowResult(render_flow(row), row.version)
+
+
+async def list_flows(
+    uow: TenantUnitOfWork, *, limit: int, cursor: str | None, deleted: bool = False
+) -> dict[str, Any]:
+    """Flows in creation order (``deleted=True``: the trash, restorable for 30 days)."""
+    stmt = uow.select(flows, *[c for c in flows.c if c.name != "document"])
+    if deleted:
+        stmt = stmt.where(
+            flows.c.deleted_at.is_not(None), flows.c.deleted_at > now_ms() - TRASH_RETENTION_MS
+        )
+    else:
+        stmt = stmt.where(flows.c.deleted_at.is_(None))
+    after = decode_cursor(cursor, 2)
+    if after is not None:
+        stmt = stmt.where(
+            (flows.c.created_at > after[0])
+            | ((flows.c.created_at == after[0]) & (flows.c.id > after[1]))
+        )
+    rows = (await uow.execute(stmt.order_by(flows.c.created_at, flows.c.id).limit(limit + 1))).all()
+
+    def render(row: Any) -> dict[str, Any]:
+        item = summary_json(row)
+        if deleted:
+            item["deletedAt"] = row.deleted_at
+        return item
+
+    return page(rows, limit, render=render, key=lambda r: [r.created_at, r.id])
+
+
+async def _commit_change(
+    uow: TenantUnitOfWork,
+    row: Any,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    *,
+    action: str,
+    meta: RequestMeta,
+    details: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> FlowResult:
+    """Store ``after`` as the next version of ``row`` (which shows ``before``).
+
+    ``extra`` fields are added to the returned flow JSON (a save's ``conflicts``).
+    """
+    version = row.version + 1
+    now = now_ms()
+    document = encode_document(after)
+    payload = flow_history.new_version_payload(before, after, version)
+    usage, org = await charge(
+        uow,
+        nodes=len(after["nodes"]) - row.node_count,
+        storage=len(document) - row.size_bytes + len(payload.payload),
+        node_types=_new_or_retyped_nodes(before, after),
+    )
+    result = await uow.execute(
+        uow.update(flows)
+        .where(flows.c.id == row.id, flows.c.version == row.version)
+        .values(
+            name=after["name"],
+            document=document,
+            node_count=len(after["nodes"]),
+            edge_count=len(after["edges"]),
+            size_bytes=len(document),
+            history_bytes=flows.c.history_bytes + len(payload.payload),
+            version=version,
+            last_modified=now,
+        )
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        # Writers of one org are serialized, so this means a bug, never a silent overwrite.
+        raise VersionConflict(details={"currentVersion": row.version})
+    author = author_id(uow.principal)
+    await flow_history.append(uow, row.id, version, author, now, payload)
+    await audit.record(
+        uow,
+        action,
+        "flow",
+        row.id,
+        meta=meta,
+        details={"version": version, **payload.summary, **(details or {})},
+    )
+    _emit_flow(uow, row.id, version)
+    head = SimpleNamespace(
+        id=row.id,
+        organization_id=uow.org_id,
+        name=after["name"],
+        created_by=row.created_by,
+        version=version,
+        last_modified=now,
+    )
+    return FlowResult(render_flow(head, document, extra), version, usage, org)
+
+
+async def save_flow(
+    uow: TenantUnitOfWork,
+    settings: Settings,
+    flow_id: str,
+    body: dict[str, Any],
+    base_version: int,
+    meta: RequestMeta,
+) -> FlowResult:
+    """``PUT``: replace the flow, merging three ways when ``base_version`` is stale."""
+    incoming = _validate(settings, body)
+    row = await _load(uow, flow_id, lock=True)
+    current = _document_of(row)
+    if base_version < 1 or base_version > row.version:
+        raise VersionConflict(
+            f"baseVersion {base_version} does not exist (current {row.version}).",
+            {"currentVersion": row.version},
+        )
+    conflicts: list[dict[str, Any]] = []
+    dropped: list[str] = []
+    if base_version == row.version:
+        merged = {**incoming, "name": incoming.get("name", current["name"])}
+    else:
+        base = await flow_history.document_at(uow, flow_id, base_version)
+        incoming = {**incoming, "name": incoming.get("name", base["name"])}
+        outcome = merge_flows(base, current, incoming)
+        merged = _validate(settings, outcome.flow_doc)
+        merged.setdefault("name", current["name"])
+        conflicts, dropped = outcome.conflicts, outcome.dropped_edges
+    extra = {"conflicts": conflicts, "droppedEdges": dropped}
+    if merged == current:
+        return FlowResult(render_flow(row, extra=extra), row.version)
+    return await _commit_change(
+        uow,
+        row,
+        current,
+        merged,
+        action="flow.update",
+        meta=meta,
+        details={"baseVersion": base_version, "conflicts": len(conflicts)},
+        extra=extra,
+    )
+
+
+async def patch_flow(
+    uow: TenantUnitOfWork,
+    settings: Settings,
+    flow_id: str,
+    ops: Any,
+    meta: RequestMeta,
+) -> FlowResult:
+    """``PATCH``: apply ``ops`` all together or not at all."""
+    row = await _load(uow, flow_id, lock=True)
+    current = _document_of(row)
+    changed = _validate(settings, apply_ops(current, ops))
+    changed.setdefault("name", current["name"])
+    if changed == current:
+        return FlowResult(render_flow(row), row.version)
+    return await _commit_change(
+        uow, row, current, changed, action="flow.patch", meta=meta, details={"ops": len(ops)}
+    )
+
+
+async def restore_version(
+    uow: TenantUnitOfWork, flow_id: str, version: int, meta: RequestMeta
+) -> FlowResult:
+    """Make ``version``'s content the newest version."""
+    row = await _load(uow, flow_id, lock=True)
+    if version < 1 or version > row.version:
+        raise NotFound("No such version.")
+    target = await flow_history.document_at(uow, flow_id, version)
+    current = _document_of(row)
+    return await _commit_change(
+        uow,
+        row,
+        current,
+        target,
+        action="flow.restore_version",
+        meta=meta,
+        details={"restoredVersion": version},
+    )
+
+
+async def _outputs_size(uow: TenantUnitOfWork, flow_id: str) -> int:
+    total = (
+        await uow.execute(
+            uow.select(node_outputs, func.coalesce(func.sum(node_outputs.c.size_bytes), 0)).where(
+                node_outputs.c.flow_id == flow_id
+            )
+        )
+    ).scalar_one()
+    return int(total)
+
+
+async def delete_flow(uow: TenantUnitOfWork, flow_id: str, meta: RequestMeta) -> None:
+    """Move the flow to the trash and delete its outputs."""
+    row = await _load(uow, flow_id, lock=True)
+    outputs_size = await _outputs_size(uow, flow_id)
+    await uow.execute(uow.delete(node_outputs).where(node_outputs.c.flow_id == flow_id))
+    await uow.execute(uow.update(flows).where(flows.c.id == flow_id).values(deleted_at=now_ms()))
+    await charge(uow, flows=-1, nodes=-row.node_count, storage=-outputs_size)
+    await audit.record(
+        uow,
+        "flow.delete",
+        "flow",
+        flow_id,
+        meta=meta,
+        details={"name": row.name, "outputsDeleted": outputs_size > 0},
+    )
+    _emit_flow(uow, flow_id, None)
+    uow.emit(Event(uow.org_id, "outputs", (flow_id,)))
+
+
+async def restore_flow(uow: TenantUnitOfWork, flow_id: str, meta: RequestMeta) -> FlowResult:
+    """Bring a flow back from the trash (quotas apply again)."""
+    row = await _load(uow, flow_id, lock=True, deleted=True)
+    if row.deleted_at <= now_ms() - TRASH_RETENTION_MS:
+        raise NotFound("No such flow.")
+    doc = _document_of(row)
+    usage, org = await charge(uow, flows=1, nodes=row.node_count, node_types=doc["nodes"])
+    await uow.execute(uow.update(flows).where(flows.c.id == flow_id).values(deleted_at=None))
+    await audit.record(uow, "flow.restore", "flow", flow_id, meta=meta)
+    _emit_flow(uow, flow_id, row.version)
+    fresh = await _load(uow, flow_id, lock=False)
+    return FlowResult(render_flow(fresh), fresh.version, usage, org)
+
+
+async def purge_trash(uow: TenantUnitOfWork) -> int:
+    """Delete flows trashed more than 30 days ago, releasing their storage."""
+    cutoff = now_ms() - TRASH_RETENTION_MS
+    rows = (
+        await uow.execute(
+            uow.select(flows, flows.c.id, flows.c.size_bytes, flows.c.history_bytes).where(
+                flows.c.deleted_at.is_not(None), flows.c.deleted_at <= cutoff
+            )
+        )
+    ).all()
+    if not rows:
+        return 0
+    ids = [r.id for r in rows]
+    await uow.execute(uow.delete(flows).where(flows.c.id.in_(ids)))
+    await charge(uow, storage=-sum(r.size_bytes + r.history_bytes for r in rows))
+    return len(ids)
+
+
+def check_ops_shape(ops: Any) -> list[dict[str, Any]]:
+    if not isinstance(ops, list) or not ops:
+        raise ValidationFailed(
+            [{"field": "ops", "message": "A non-empty array of operations.", "type": "list_type"}]
+        )
+    return ops
+
+
+def version_view(current_body: bytes, doc: dict[str, Any], row: Any) -> dict[str, Any]:
+    """A past version in the flow's shape (``version``/``lastModified`` of that version)."""
+    current = orjson.loads(current_body)
+    return {
+        "id": current["id"],
+        "organizationId": current["organizationId"],
+        "name": doc["name"],
+        "nodes": doc["nodes"],
+        "edges": doc["edges"],
+        "createdBy": current["createdBy"],
+        "version": row.version,
+        "lastModified": row.created_at,
+        "versionCreatedBy": row.created_by,
+    }

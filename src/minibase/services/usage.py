@@ -1,0 +1,108 @@
+"""Usage counters and quota enforcement.
+
+The counters on the organization row (``billing.usageMetrics``) change in the same
+transaction as the write they account for, after the org's row lock (PostgreSQL) or the
+single writer (SQLite) has serialized writers, so concurrent writers cannot overshoot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from minibase.domain.flow_graph import check_allowed_types
+from minibase.domain.plans import Limits, effective_limits
+from minibase.errors import QuotaExceeded
+from minibase.services.orgs import load_org
+from minibase.store.tables import organizations
+from minibase.store.unit_of_work import TenantUnitOfWork
+
+WARNING_LEVEL = 0.80
+CRITICAL_LEVEL = 0.95
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    flows: int
+    nodes: int
+    storage: int
+
+
+def usage_of(org: Any) -> Usage:
+    return Usage(flows=org.flows_created, nodes=org.nodes_used, storage=org.storage_used)
+
+
+def limits_of(org: Any) -> Limits:
+    return effective_limits(org.plan, org.settings or {})
+
+
+def _quotas(usage: Usage, limits: Limits) -> list[tuple[str, str, int, int | None]]:
+    return [
+        ("maxFlows", "flows", usage.flows, limits.max_flows),
+        ("maxNodes", "nodes", usage.nodes, limits.max_nodes),
+        ("storageQuota", "storage", usage.storage, limits.storage_quota),
+    ]
+
+
+def warnings(usage: Usage, limits: Limits) -> list[dict[str, Any]]:
+    """Every quota at 80 % (``warning``) or 95 % (``critical``) of its limit or more."""
+    out = []
+    for quota, _, used, limit in _quotas(usage, limits):
+        if limit is None:
+            continue
+        ratio = used / limit if limit else (1.0 if used else 0.0)
+        if limit == 0 or ratio >= WARNING_LEVEL:
+            level = "critical" if ratio >= CRITICAL_LEVEL else "warning"
+            out.append({"quota": quota, "level": level, "used": used, "limit": limit})
+    return out
+
+
+def warning_header(usage: Usage, limits: Limits) -> str | None:
+    """``X-Quota-Warning`` value (``quota=used/limit``, comma-separated), if any."""
+    parts = [f"{w['quota']}={w['used']}/{w['limit']}" for w in warnings(usage, limits)]
+    return ", ".join(parts) or None
+
+
+def usage_json(usage: Usage, limits: Limits) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        key: {"used": used, "limit": limit} for _, key, used, limit in _quotas(usage, limits)
+    }
+    body["warnings"] = warnings(usage, limits)
+    return body
+
+
+async def charge(
+    uow: TenantUnitOfWork,
+    *,
+    flows: int = 0,
+    nodes: int = 0,
+    storage: int = 0,
+    node_types: Sequence[dict[str, Any]] = (),
+) -> tuple[Usage, Any]:
+    """Add the deltas to the org's counters, refusing any increase that passes a limit.
+
+    ``node_types``: nodes being added (or re-typed), checked against ``allowedNodeTypes``.
+    Must run inside a write unit of work. Decreases always pass (a flow over a lowered
+    limit can still shrink). Returns the usage after the change and the org row.
+    """
+    org = await load_org(uow, for_update=True)
+    usage, limits = usage_of(org), limits_of(org)
+    if node_types and limits.allowed_node_types is not None:
+        check_allowed_types(node_types, list(limits.allowed_node_types))
+    for quota, delta, used, limit in (
+        ("maxFlows", flows, usage.flows, limits.max_flows),
+        ("maxNodes", nodes, usage.nodes, limits.max_nodes),
+        ("storageQuota", storage, usage.storage, limits.storage_quota),
+    ):
+        if delta > 0 and limit is not None and used + delta > limit:
+            raise QuotaExceeded(quota, limit=limit, used=used, requested=delta)
+    if flows or nodes or storage:
+        await uow.execute(
+            uow.update(organizations).values(
+                flows_created=organizations.c.flows_created + flows,
+                nodes_used=organizations.c.nodes_used + nodes,
+                storage_used=organizations.c.storage_used + storage,
+            )
+        )
+    return Usage(usage.flows + flows, usage.nodes + nodes, usage.storage + storage), org

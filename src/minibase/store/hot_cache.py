@@ -1,0 +1,70 @@
+"""What the hot path reads without the database: credentials, roles, current flows.
+
+Filled on a miss, emptied by committed events (see :mod:`minibase.store.read_cache`):
+``credentials`` drops revoked sessions and keys, ``members`` and ``org`` drop an org's
+roles, ``flow`` drops flows, ``resync`` (the bus lost events) drops everything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from minibase.domain.principal import Principal
+from minibase.domain.roles import Role
+from minibase.realtime.events import Event
+from minibase.store.read_cache import EpochCache
+
+
+@dataclass(frozen=True, slots=True)
+class CachedPrincipal:
+    principal: Principal
+    expires_at: int | None
+    """Session expiry (ms); ``None`` for API keys."""
+    touched_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class CachedFlow:
+    body: bytes
+    version: int
+
+
+class HotCache:
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self.principals: EpochCache[str, CachedPrincipal] = EpochCache(max_entries)
+        self.roles: EpochCache[tuple[str, str], Role] = EpochCache(max_entries)
+        self.flows: EpochCache[tuple[str, str], CachedFlow] = EpochCache(max_entries // 10)
+
+    def apply(self, events: Sequence[Event]) -> None:
+        for event in events:
+            self._apply(event)
+
+    async def on_event(self, event: Event) -> None:
+        """Bus subscriber: events committed by other instances."""
+        self._apply(event)
+
+    def _apply(self, event: Event) -> None:
+        kind, org = event.kind, event.org_id
+        if kind == "resync":
+            self.principals.clear()
+            self.roles.clear()
+            self.flows.clear()
+        elif kind == "credentials":
+            revoked = set(event.ids)
+            self.principals.invalidate_where(
+                lambda _, v: (
+                    v.principal.credential_id in revoked
+                    or (v.principal.user_id is not None and v.principal.user_id in revoked)
+                )
+            )
+        elif kind in ("members", "org"):
+            self.roles.invalidate_where(lambda k, _: k[0] == org)
+            if kind == "org":
+                self.flows.invalidate_where(lambda k, _: k[0] == org)
+        elif kind == "flow":
+            if event.ids:
+                for flow_id in event.ids:
+                    self.flows.invalidate((org, flow_id))
+            else:
+                self.flows.invalidate_where(lambda k, _: k[0] == org)

@@ -1,0 +1,231 @@
+"""Flows: CRUD, validation, saves with three-way merge, PATCH ops, trash."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.flows_helpers import edge, new_org, node
+from tests.test_http_basics import assert_error
+
+
+async def test_create_get_list_keep_unknown_fields(client: httpx.AsyncClient) -> None:
+    org = await new_org(client)
+    nodes = [node("a", 1.5, 2, extra={"z": 1, "a": [1, 2]}, selected=True), node("b", 3, 4)]
+    edges = [{**edge("a", "b"), "sourceHandle": "out", "animated": True, "data": {"w": 1}}]
+    flow = await org.create_flow("My flow", nodes, edges)
+    assert flow["id"].startswith("flow_")
+    assert flow["organizationId"] == org.id
+    assert flow["version"] == 1
+    assert flow["createdBy"] == org.admin.id
+    assert flow["nodes"] == nodes and flow["edges"] == edges
+    assert isinstance(flow["lastModified"], int)
+
+    got = await client.get(f"{org.flows_url}/{flow['id']}", headers=org.admin.headers)
+    assert got.status_code == 200
+    assert got.headers["etag"] == '"1"'
+    assert got.json() == flow
+    # Key order of unknown fields is kept byte for byte.
+    assert b'"extra":{"z":1,"a":[1,2]}' in got.content
+
+    listed = (await client.get(org.flows_url, headers=org.admin.headers)).json()
+    assert listed["items"] == [
+        {
+            "id": flow["id"],
+            "name": "My flow",
+            "version": 1,
+            "lastModified": flow["lastModified"],
+            "createdBy": org.admin.id,
+            "nodeCount": 2,
+            "edgeCount": 1,
+        }
+    ]
+    assert listed["nextCursor"] is None
+
+
+async def test_list_pagination_is_stable(client: httpx.AsyncClient) -> None:
+    org = await new_org(client)
+    ids = [(await org.create_flow(f"f{i}"))["id"] for i in range(5)]
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+        page = (await client.get(org.flows_url, params=params, headers=org.admin.headers)).json()
+        seen += [f["id"] for f in page["items"]]
+        cursor = page["nextCursor"]
+        if cursor is None:
+            break
+    assert seen == ids
+    assert_error(
+        await client.get(org.flows_url, params={"cursor": "garbage!"}, headers=org.admin.headers),
+        422,
+        "validation_error",
+    )
+    assert_error(
+        await client.get(org.flows_url, params={"limit": 501}, headers=org.admin.headers),
+        422,
+        "validation_error",
+    )
+
+
+async def test_validation_errors_list_fields(client: httpx.AsyncClient) -> None:
+    org = await new_org(client)
+    bad = await client.post(
+        org.flows_url,
+        headers=org.admin.headers,
+        json={
+            "name": "x",
+            "nodes": [
+                {"id": "a", "type": "t", "position": {"x": "1", "y": 0}},
+                {"id": "a", "type": "t", "position": {"x": 0, "y": 0}},
+            ],
+            "edges": [{"id": "e", "source": "a", "target": "missing"}],
+        },
+    )
+    assert_error(bad, 422, "validation_error")
+    fields = {f["field"] for f in bad.json()["error"]["details"]["fields"]}
+    assert "nodes[0].position.x" in fields
+    assert "edges[0].target" in fields
+    assert any(f.startswith("nodes[1]") for f in fields)
+    assert_error(
+        await client.post(
+            org.flows_url,
+            headers=org.admin.headers,
+            content=b"[1,",
+        ),
+        400,
+        "bad_request",
+    )
+    assert_error(
+        await client.post(org.flows_url, headers=org.admin.headers, json=[1]),
+        422,
+        "validation_error",
+    )
+
+
+async def test_put_requires_base_version_and_merges(client: httpx.AsyncClient) -> None:
+    org = await new_org(client)
+    flow = await org.create_flow("F", [node("a"), node("b", 10, 10)], [edge("a", "b")])
+    url = f"{org.flows_url}/{flow['id']}"
+    h = org.admin.headers
+
+    assert_error(
+        await client.put(url, json={"nodes": [], "edges": []}, headers=h),
+        428,
+        "precondition_required",
+    )
+    assert_error(
+        await client.put(url, json={"nodes": [], "edges": [], "baseVersion": 9}, headers=h),
+        409,
+        "version_conflict",
+    )
+
+    # Client 1 adds node c and moves a (base 1 -> v2).
+    r1 = await client.put(
+        url,
+        headers=h,
+        json={
+            "baseVersion": 1,
+            "nodes": [node("a", 100, 100), node("b", 10, 10), node("c")],
+            "edges": [edge("a", "b")],
+        },
+    )
+    assert r1.status_code == 200, r1.text
+    assert r1.json()["version"] == 2 and r1.json()["conflicts"] == []
+    # Client 2, still on base 1, adds node d and moves a elsewhere: merged, request wins.
+    r2 = await client.put(
+        url,
+        headers=h,
+        json={
+            "baseVersion": 1,
+            "nodes": [node("a", 5, 5), node("b", 10, 10), node("d")],
+            "edges": [edge("a", "b")],
+        },
+    )
+    assert r2.status_code == 200, r2.text
+    body = r2.json()
+    assert body["version"] == 3
+    assert {n["id"] for n in body["nodes"]} == {"a", "b", "c", "d"}
+    a = next(n for n in body["nodes"] if n["id"] == "a")
+    assert a["position"] == {"x": 5, "y": 5}
+    assert [c["id"] for c in body["conflicts"]] == ["a"]
+    assert r2.headers["etag"] == '"3"'
+
+
+async def test_merge_drops_dangling_edges(client: httpx.AsyncClient) -> None:
+    org = await new_org(client)
+    flow = await org.create_flow("F", [node("a"), node("b")], [])
+    url = f"{org.flows_url}/{flow['id']}"
+    h = org.admin.headers
+    # One side deletes b; the other, from the same base, adds an edge a -> b.
+    await client.put(url, headers=h, json={"baseVersion": 1, "nodes": [node("a")], "edges": []})
+    r = await client.put(
+        url,
+        headers=h,
+        json={"baseVersion": 1, "nodes": [node("a"), node("b")], "edges": [edge("a", "b")]},
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["edges"] == []
+    assert body["droppedEdges"] == ["e-a-b"]
+
+
+async def test_patch_ops_are_atomic(client: httpx.AsyncClient) -> None:
+    org = await new_org(client)
+    flow = await org.create_flow("F", [node("a"), node("b")], [edge("a", "b")])
+    url = f"{org.flows_url}/{flow['id']}"
+    h = org.admin.headers
+    ok = await client.patch(
+        url,
+        headers=h,
+        json={
+            "ops": [
+                {"op": "addNode", "node": node("c")},
+                {"op": "addEdge", "edge": edge("b", "c")},
+                {"op": "updateNode", "id": "a", "set": {"position": {"x": 9, "y": 9}}},
+                {"op": "removeNode", "id": "b"},
+                {"op": "rename", "name": "Renamed"},
+            ]
+        },
+    )
+    assert ok.status_code == 200, ok.text
+    body = ok.json()
+    assert body["version"] == 2 and body["name"] == "Renamed"
+    assert [n["id"] for n in body["nodes"]] == ["a", "c"]
+    assert body["edges"] == []  # removing b removed both of its edges
+    bad = await client.patch(
+        url,
+        headers=h,
+        json={
+            "ops": [
+                {"op": "addNode", "node": node("d")},
+                {"op": "removeEdge", "id": "nope"},
+            ]
+        },
+    )
+    assert_error(bad, 422, "validation_error")
+    after = (await client.get(url, headers=h)).json()
+    assert after["version"] == 2 and "d" not in {n["id"] for n in after["nodes"]}
+
+
+async def test_delete_trash_and_restore(client: httpx.AsyncClient) -> None:
+    org = await new_org(client)
+    flow = await org.create_flow("F", [node("a")])
+    url = f"{org.flows_url}/{flow['id']}"
+    h = org.admin.headers
+    await client.post(
+        f"{url}/outputs", headers=h, json={"nodeId": "a", "output": {"v": 1}, "computeTime": 3}
+    )
+    assert (await client.delete(url, headers=h)).status_code == 204
+    assert_error(await client.get(url, headers=h), 404, "not_found")
+    assert (await client.get(org.flows_url, headers=h)).json()["items"] == []
+    trash = (await client.get(org.flows_url, params={"deleted": "true"}, headers=h)).json()
+    assert [f["id"] for f in trash["items"]] == [flow["id"]]
+    usage = (await client.get(f"/v1/orgs/{org.id}/usage", headers=h)).json()
+    assert usage["flows"]["used"] == 0 and usage["nodes"]["used"] == 0
+
+    restored = await client.post(f"{url}/restore", headers=h)
+    assert restored.status_code == 200, restored.text
+    assert restored.json()["nodes"] == [node("a")]
+    outs = (await client.get(f"{url}/outputs", headers=h)).json()
+    assert outs["items"] == []  # outputs went with the deletion
+    assert_error(await client.post(f"{url}/restore", headers=h), 404, "not_found")

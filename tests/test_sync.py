@@ -1,0 +1,142 @@
+"""Live queries over ``WS /v1/sync``: results, updates on change only, live authorization."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+from tests.flows_helpers import new_org, node
+from tests.helpers import signup
+
+TIMEOUT = 5
+
+
+async def recv(ws: ClientConnection) -> dict[str, Any]:
+    return dict(json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT)))
+
+
+async def recv_for(ws: ClientConnection, sub_id: str) -> dict[str, Any]:
+    """The next frame for ``sub_id`` (frames of other subscriptions are skipped)."""
+    while True:
+        message = await recv(ws)
+        if message.get("id") == sub_id:
+            return message
+
+
+async def subscribe(ws: ClientConnection, sub_id: str, query: str, **args: str) -> dict[str, Any]:
+    await ws.send(json.dumps({"type": "subscribe", "id": sub_id, "query": query, "args": args}))
+    return await recv_for(ws, sub_id)
+
+
+def connect(live_url: str, token: str) -> Any:
+    return websockets.connect(f"ws://{live_url}/v1/sync?token={token}")
+
+
+async def test_flow_get_pushes_each_change_and_only_changes(
+    client: httpx.AsyncClient, live_url: str
+) -> None:
+    org = await new_org(client)
+    flow = await org.create_flow("F", [node("a")])
+    other = await org.create_flow("Other")
+    url = f"{org.flows_url}/{flow['id']}"
+    async with connect(live_url, org.admin.token) as ws:
+        first = await subscribe(ws, "q1", "flows.get", orgId=org.id, flowId=flow["id"])
+        assert first["type"] == "result" and first["id"] == "q1"
+        assert first["version"] == 1
+        assert first["value"]["nodes"] == [node("a")]
+
+        # A change to another flow pushes nothing to q1; the next frame is q1's own change.
+        await client.patch(
+            f"{org.flows_url}/{other['id']}",
+            headers=org.admin.headers,
+            json={"ops": [{"op": "rename", "name": "O2"}]},
+        )
+        await client.patch(
+            url, headers=org.admin.headers, json={"ops": [{"op": "addNode", "node": node("b")}]}
+        )
+        update = await recv(ws)
+        assert update["id"] == "q1" and update["version"] == 2
+        assert [n["id"] for n in update["value"]["nodes"]] == ["a", "b"]
+
+        await ws.send(json.dumps({"type": "unsubscribe", "id": "q1"}))
+        await ws.send(json.dumps({"type": "ping"}))
+        assert await recv(ws) == {"type": "pong"}
+        await client.patch(
+            url, headers=org.admin.headers, json={"ops": [{"op": "rename", "name": "F2"}]}
+        )
+        await ws.send(json.dumps({"type": "ping"}))
+        assert await recv(ws) == {"type": "pong"}  # nothing for q1 any more
+
+
+async def test_lists_and_usage_follow_writes(client: httpx.AsyncClient, live_url: str) -> None:
+    org = await new_org(client)
+    async with connect(live_url, org.admin.token) as ws:
+        listed = await subscribe(ws, "flows", "flows.list", orgId=org.id)
+        assert listed["value"] == {"items": [], "nextCursor": None}
+        usage = await subscribe(ws, "usage", "usage.get", orgId=org.id)
+        assert usage["value"]["flows"]["used"] == 0
+        flow = await org.create_flow("F", [node("a")])
+        seen: dict[str, dict[str, Any]] = {}
+        while len(seen) < 2:
+            message = await recv(ws)
+            seen[message["id"]] = message
+        assert [f["id"] for f in seen["flows"]["value"]["items"]] == [flow["id"]]
+        assert seen["usage"]["value"]["nodes"]["used"] == 1
+
+        outputs = await subscribe(ws, "out", "outputs.list", orgId=org.id, flowId=flow["id"])
+        assert outputs["value"]["items"] == []
+        await client.post(
+            f"{org.flows_url}/{flow['id']}/outputs",
+            headers=org.admin.headers,
+            json={"nodeId": "a", "output": [1], "computeTime": 1},
+        )
+        message = await recv_for(ws, "out")
+        assert message["value"]["items"][0]["output"] == [1]
+
+        versions = await subscribe(ws, "v", "versions.list", orgId=org.id, flowId=flow["id"])
+        assert [v["version"] for v in versions["value"]["items"]] == [1]
+        audit = await subscribe(ws, "a", "audit.list", orgId=org.id)
+        assert audit["value"]["items"][0]["action"] == "output.create"
+
+
+async def test_errors_and_cross_tenant(client: httpx.AsyncClient, live_url: str) -> None:
+    org = await new_org(client)
+    theirs = await new_org(client)
+    their_flow = await theirs.create_flow("Secret")
+    async with connect(live_url, org.admin.token) as ws:
+        unknown = await subscribe(ws, "x", "nope.nope", orgId=org.id)
+        assert unknown["type"] == "error" and unknown["error"]["code"] == "validation_error"
+        foreign = await subscribe(ws, "f", "flows.get", orgId=theirs.id, flowId=their_flow["id"])
+        random = await subscribe(ws, "r", "flows.get", orgId="org_random", flowId="flow_x")
+        missing = await subscribe(ws, "m", "flows.get", orgId=org.id, flowId="flow_x")
+        for message in (foreign, random, missing):
+            assert message["type"] == "error"
+            assert message["error"]["code"] == "not_found"
+        assert foreign["error"] == random["error"]
+        await ws.send("not json")
+        bad = await recv(ws)
+        assert bad["type"] == "error" and bad["error"]["code"] == "bad_request"
+
+
+async def test_bad_token_and_logout_close_with_4401(
+    client: httpx.AsyncClient, live_url: str
+) -> None:
+    async with connect(live_url, "mb_sess_wrong") as ws:
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), TIMEOUT)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+
+    user = await signup(client)
+    async with connect(live_url, user.token) as ws:
+        await ws.send(json.dumps({"type": "ping"}))
+        assert await recv(ws) == {"type": "pong"}
+        await client.post("/v1/auth/logout", headers=user.headers)
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), TIMEOUT)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
