@@ -94,6 +94,15 @@ async def test_concurrent_duplicate_is_a_conflict(client: httpx.AsyncClient) -> 
     assert len(orgs) == 1
 
 
+async def test_no_replay_for_a_revoked_token(client: httpx.AsyncClient) -> None:
+    admin = await signup(client)
+    headers = {**admin.headers, "Idempotency-Key": "k"}
+    assert (await client.post("/v1/orgs", json={"name": "x"}, headers=headers)).status_code == 201
+    assert (await client.post("/v1/auth/logout", headers=admin.headers)).status_code == 204
+    assert_error(await client.post("/v1/orgs", json={"name": "x"}, headers=headers),
+                 401, "unauthenticated")
+
+
 async def test_bad_key_is_rejected(client: httpx.AsyncClient) -> None:
     admin = await signup(client)
     assert_error(await client.post("/v1/orgs", json={"name": "x"},

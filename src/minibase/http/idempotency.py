@@ -38,9 +38,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from minibase.auth.credentials import authenticate
 from minibase.context import AppContext
 from minibase.domain.principal import SYSTEM
-from minibase.errors import Conflict, MinibaseError, ValidationFailed
+from minibase.errors import Conflict, MinibaseError, Unauthenticated, ValidationFailed
 from minibase.http.responses import json_response
 from minibase.ids import now_ms
 from minibase.store.tables import idempotency_records
@@ -128,6 +129,13 @@ class IdempotencyMiddleware:
 
         replay = await self._claim(store, principal_key, key, request_hash, ttl_ms, sealing_key)
         if replay is not None:
+            authorization = _header(scope, b"authorization")
+            if authorization:
+                # A replay is still a use of the token: a revoked or expired one gets 401.
+                scheme, _, token = authorization.partition(" ")
+                if scheme.lower() != "bearer" or not token.strip():
+                    raise Unauthenticated("Send `Authorization: Bearer <token>`.")
+                await authenticate(store, ctx.settings, token.strip())
             await replay(scope, receive, send)
             return
 
