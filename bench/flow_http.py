@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _server import flow_body, running_server, seed_sync  # noqa: E402
+from _server import flow_body, running_server, seed_sync
 
 LUA_REPORT = """
 done = function(summary, latency, requests)
