@@ -22,12 +22,16 @@ from tests.services import pg_admin, pg_url  # noqa: E402
 
 
 @contextmanager
-def running_server(backend: str, extra_env: dict[str, str] | None = None
-                   ) -> Iterator[ServerProcess]:
+def running_server(
+    backend: str, extra_env: dict[str, str] | None = None
+) -> Iterator[ServerProcess]:
     """A server on SQLite (temp data dir) or on a fresh PostgreSQL database."""
     with tempfile.TemporaryDirectory(prefix="minibase-bench-") as tmp:
-        env = {"MINIBASE_LOG_LEVEL": "warning", "MINIBASE_RATE_LIMIT_PER_SECOND": "1000000",
-               **(extra_env or {})}
+        env = {
+            "MINIBASE_LOG_LEVEL": "warning",
+            "MINIBASE_RATE_LIMIT_PER_SECOND": "1000000",
+            **(extra_env or {}),
+        }
         database = ""
         if backend == "postgres":
             database = f"mbbench_{secrets.token_hex(4)}"
@@ -47,8 +51,12 @@ def flow_body(nodes: int = 100) -> dict[str, Any]:
     return {
         "name": "bench",
         "nodes": [
-            {"id": f"n{i}", "type": "default", "position": {"x": i * 10, "y": i * 5},
-             "data": {"label": f"Node {i}", "params": {"k": i, "text": "x" * 40}}}
+            {
+                "id": f"n{i}",
+                "type": "default",
+                "position": {"x": i * 10, "y": i * 5},
+                "data": {"label": f"Node {i}", "params": {"k": i, "text": "x" * 40}},
+            }
             for i in range(nodes)
         ],
         "edges": [
@@ -62,14 +70,19 @@ async def seed(base_url: str, nodes: int = 100) -> dict[str, str]:
     """Sign up, create an org and a flow; return ids and the token."""
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
         email = f"bench-{secrets.token_hex(4)}@example.com"
-        r = await client.post("/v1/auth/signup", json={"email": email,
-                                                       "password": "benchmark-password"})
+        r = await client.post(
+            "/v1/auth/signup", json={"email": email, "password": "benchmark-password"}
+        )
         token = r.json()["token"]
         headers = {"Authorization": f"Bearer {token}"}
-        org = (await client.post("/v1/orgs", json={"name": "bench", "plan": "enterprise"},
-                                 headers=headers)).json()
-        flow = (await client.post(f"/v1/orgs/{org['id']}/flows", json=flow_body(nodes),
-                                  headers=headers)).json()
+        org = (
+            await client.post(
+                "/v1/orgs", json={"name": "bench", "plan": "enterprise"}, headers=headers
+            )
+        ).json()
+        flow = (
+            await client.post(f"/v1/orgs/{org['id']}/flows", json=flow_body(nodes), headers=headers)
+        ).json()
         return {"token": token, "org": org["id"], "flow": flow["id"]}
 
 

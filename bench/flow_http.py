@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _server import flow_body, running_server, seed_sync  # noqa: E402
+from _server import flow_body, running_server, seed_sync
 
 LUA_REPORT = """
 done = function(summary, latency, requests)
@@ -39,7 +39,8 @@ end
 def put_script(token: str, body: dict[str, Any]) -> str:
     nodes = json.dumps(body["nodes"])
     edges = json.dumps(body["edges"])
-    return f"""
+    return (
+        f"""
 wrk.method = "PUT"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer {token}"
@@ -47,15 +48,18 @@ local nodes = [==[{nodes}]==]
 local edges = [==[{edges}]==]
 request = function()
   local x = math.random(1, 1000000)
-  local moved = string.gsub(nodes, '"x":0,', '"x":' .. x .. ',', 1)
+  local moved = string.gsub(nodes, '"x": 0,', '"x": ' .. x .. ',', 1)
   local b = '{{"baseVersion":1,"nodes":' .. moved .. ',"edges":' .. edges .. '}}'
   return wrk.format(nil, nil, nil, b)
 end
-""" + LUA_REPORT
+"""
+        + LUA_REPORT
+    )
 
 
-def wrk(url: str, connections: int, seconds: int, script: str,
-        headers: dict[str, str] | None = None) -> dict[str, float]:
+def wrk(
+    url: str, connections: int, seconds: int, script: str, headers: dict[str, str] | None = None
+) -> dict[str, float]:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(script)
     args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", f.name, url]
@@ -78,8 +82,7 @@ def run(backend: str, seconds: int) -> dict[str, Any]:
         get50 = wrk(flow_url, 50, seconds, LUA_REPORT, auth)
         get10 = wrk(flow_url, 10, seconds, LUA_REPORT, auth)
         put10 = wrk(flow_url, 10, seconds, put_script(ids["token"], flow_body()))
-    return {"backend": backend, "health": health, "get50": get50, "get10": get10,
-            "put10": put10}
+    return {"backend": backend, "health": health, "get50": get50, "get10": get10, "put10": put10}
 
 
 def main() -> None:
@@ -91,18 +94,22 @@ def main() -> None:
         sys.exit("wrk is not installed (apt-get install wrk)")
     random.seed(1)
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
-    print(f"command: python bench/flow_http.py --backend {args.backend} "
-          f"--seconds {args.seconds}")
-    print("| backend | /healthz req/s (c50) | GET flow req/s (c50) | GET/healthz | "
-          "GET p50/p95/p99 ms (c10) | PUT req/s (c10) | PUT p50/p95/p99 ms (c10) | errors |")
+    print(f"command: python bench/flow_http.py --backend {args.backend} --seconds {args.seconds}")
+    print(
+        "| backend | /healthz req/s (c50) | GET flow req/s (c50) | GET/healthz | "
+        "GET p50/p95/p99 ms (c10) | PUT req/s (c10) | PUT p50/p95/p99 ms (c10) | errors |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for backend in backends:
         r = run(backend, args.seconds)
         h, g, g10, p = r["health"], r["get50"], r["get10"], r["put10"]
         errors = sum(x["errors"] + x["non2xx"] for x in (h, g, g10, p))
-        print(f"| {backend} | {h['rps']:.0f} | {g['rps']:.0f} | {g['rps'] / h['rps']:.2f} | "
-              f"{g10['p50']:.2f} / {g10['p95']:.2f} / {g10['p99']:.2f} | {p['rps']:.0f} | "
-              f"{p['p50']:.2f} / {p['p95']:.2f} / {p['p99']:.2f} | {errors} |", flush=True)
+        print(
+            f"| {backend} | {h['rps']:.0f} | {g['rps']:.0f} | {g['rps'] / h['rps']:.2f} | "
+            f"{g10['p50']:.2f} / {g10['p95']:.2f} / {g10['p99']:.2f} | {p['rps']:.0f} | "
+            f"{p['p50']:.2f} / {p['p95']:.2f} / {p['p99']:.2f} | {errors} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

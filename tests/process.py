@@ -30,6 +30,7 @@ class ServerProcess:
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = data_dir.parent / f"server-{self.port}.log"
         full_env = {**os.environ, **(env or {})}
+        self.env = full_env
         self._log = self.log_path.open("wb")
         self.process = subprocess.Popen(
             [

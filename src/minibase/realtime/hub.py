@@ -116,12 +116,22 @@ class Connection:
                 )
 
 
-def result_frame(sub: Subscription, value: QueryValue) -> str:
+def result_frame(sub: Subscription, value: QueryValue, body_text: str | None = None) -> str:
+    """``{"type":"result","id":...,"value":<body>,"version":N}`` spliced as text.
+
+    ``body_text`` is the value decoded once per refresh, shared by every subscriber.
+    """
     sub.seq += 1
     version = value.version if value.version is not None else sub.seq
-    head = orjson.dumps({"type": "result", "id": sub.id})
+    text = body_text if body_text is not None else value.body.decode()
     return (
-        head[:-1].decode() + ',"value":' + value.body.decode() + ',"version":' + str(version) + "}"
+        '{"type":"result","id":'
+        + orjson.dumps(sub.id).decode()
+        + ',"value":'
+        + text
+        + ',"version":'
+        + str(version)
+        + "}"
     )
 
 
@@ -271,10 +281,11 @@ class LiveQueryHub:
                     sub.last_body = b"error:" + error.code.encode()
                     sub.connection.send({**frame, "id": sub.id})
             return
+        text = value.body.decode()
         for sub in list(subs):
             if sub.last_body != value.body:
                 sub.last_body = value.body
-                sub.connection.send(result_frame(sub, value))
+                sub.connection.send(result_frame(sub, value, text))
 
     async def _reauthorize(self, orgs: set[str]) -> None:
         """Drop subscriptions whose caller lost the role they need (within a second)."""

@@ -8,7 +8,7 @@ counters (quota-checked), its audit row; the bus hears of it after commit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
@@ -20,7 +20,7 @@ from minibase.domain.flow_graph import validate_flow
 from minibase.domain.flow_ops import apply_ops
 from minibase.domain.merge import merge_flows
 from minibase.domain.principal import Principal
-from minibase.errors import NotFound, ValidationFailed, VersionConflict
+from minibase.errors import NotFound, VersionConflict
 from minibase.ids import new_id, now_ms
 from minibase.realtime.events import Event
 from minibase.services import audit, flow_history
@@ -41,7 +41,6 @@ class FlowResult:
     version: int
     usage: Usage | None = None
     org: Any = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def author_id(principal: Principal) -> str:
@@ -408,14 +407,6 @@ async def purge_trash(uow: TenantUnitOfWork) -> int:
     await uow.execute(uow.delete(flows).where(flows.c.id.in_(ids)))
     await charge(uow, storage=-sum(r.size_bytes + r.history_bytes for r in rows))
     return len(ids)
-
-
-def check_ops_shape(ops: Any) -> list[dict[str, Any]]:
-    if not isinstance(ops, list) or not ops:
-        raise ValidationFailed(
-            [{"field": "ops", "message": "A non-empty array of operations.", "type": "list_type"}]
-        )
-    return ops
 
 
 def version_view(current_body: bytes, doc: dict[str, Any], row: Any) -> dict[str, Any]:
