@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -10,6 +10,11 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from minibase import __version__
 from minibase.api import health
+from minibase.collab.endpoint import CollabEndpoint
+from minibase.collab.interfaces import CollabAuthorizer, FlowBridge
+from minibase.collab.persistence import CollabStore
+from minibase.collab.room import CollabOptions
+from minibase.collab.rooms import RoomManager
 from minibase.config import Settings
 from minibase.context import AppContext
 from minibase.http.errors import install_error_handlers
@@ -20,13 +25,28 @@ from minibase.store.migrate import migrate
 from minibase.store.unit_of_work import Store
 
 
-def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
+def create_app(
+    settings: Settings,
+    *,
+    run_migrations: bool = True,
+    collab_authorizer: Callable[[AppContext], CollabAuthorizer] | None = None,
+    flow_bridge: Callable[[AppContext], FlowBridge] | None = None,
+    collab_options: CollabOptions | None = None,
+) -> FastAPI:
     """Build the application for ``settings``.
 
     Nothing happens at import or build time: the database, the bus and background tasks
     start in the lifespan and stop with it. ``run_migrations=False`` serves a database
     that is already migrated (tests copy a migrated template).
+
+    Collaborative editing (``WS /v1/collab/{orgId}/{flowId}``) is mounted when
+    ``collab_authorizer`` is given; it and ``flow_bridge`` (required with it) are
+    factories called in the lifespan with the :class:`AppContext`, whose ``collab`` then
+    holds the :class:`RoomManager`.
     """
+    if collab_authorizer is not None and flow_bridge is None:
+        raise ValueError("collab_authorizer needs a flow_bridge")
+    collab_endpoint = CollabEndpoint() if collab_authorizer is not None else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -36,10 +56,16 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
         bus = InProcessBus()
         store = Store(database, publish=bus.publish)
         await bus.start()
-        app.state.ctx = AppContext(settings=settings, database=database, store=store, bus=bus)
+        ctx = AppContext(settings=settings, database=database, store=store, bus=bus)
+        app.state.ctx = ctx
+        if collab_endpoint is not None and collab_authorizer is not None and flow_bridge:
+            ctx.collab = RoomManager(flow_bridge(ctx), CollabStore(store), collab_options)
+            collab_endpoint.bind(ctx.collab, collab_authorizer(ctx))
         try:
             yield
         finally:
+            if ctx.collab is not None:
+                await ctx.collab.close()
             await bus.close()
             await database.close()
 
@@ -62,4 +88,6 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
         )
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.include_router(health.router)
+    if collab_endpoint is not None:
+        app.router.routes.append(collab_endpoint.route())
     return app

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from minibase.config import Settings
 from minibase.realtime.bus import EventBus
 from minibase.store.database import Database
 from minibase.store.unit_of_work import Store
+
+if TYPE_CHECKING:
+    from minibase.collab.rooms import RoomManager
 
 
 @dataclass(slots=True)
@@ -16,3 +20,5 @@ class AppContext:
     database: Database
     store: Store
     bus: EventBus
+    collab: RoomManager | None = None
+    """The collab rooms (``apply_flow`` for REST writes); ``None`` when collab is off."""

@@ -141,8 +141,8 @@ class EntryView:
 class FlowDoc:
     """A pycrdt ``Doc`` holding one flow, with an incrementally materialized view."""
 
-    def __init__(self, doc: Doc | None = None) -> None:
-        self.doc: Doc = doc if doc is not None else Doc()
+    def __init__(self, doc: Doc[Any] | None = None) -> None:
+        self.doc: Doc[Any] = doc if doc is not None else Doc()
         self.nodes: Map[Any] = self.doc.get("nodes", type=Map)
         self.edges: Map[Any] = self.doc.get("edges", type=Map)
         self.meta: Map[Any] = self.doc.get("meta", type=Map)
@@ -167,7 +167,7 @@ class FlowDoc:
     @classmethod
     def from_update(cls, update: bytes | None, order_hint: FlowJSON | None = None) -> FlowDoc:
         """A flow doc loaded from stored Yjs state, ordered by ``order_hint`` (REST flow)."""
-        doc: Doc = Doc()
+        doc: Doc[Any] = Doc()
         if update:
             doc.apply_update(update)
         flow_doc = cls(doc)
@@ -193,7 +193,7 @@ class FlowDoc:
             if path:
                 into[str(path[0])] = None
             elif isinstance(event, MapEvent):
-                for key in event.keys:
+                for key in getattr(event, "keys", ()):
                     into[str(key)] = None
 
     def _on_nodes(self, events: list[Any]) -> None:
