@@ -12,8 +12,9 @@ ids a transaction touched; :meth:`FlowDoc.refresh` re-reads just those entries (
 Order: ``nodes`` and ``edges`` come out in a stable, deterministic order: the order of the
 flow JSON the document was seeded with or last written from REST (:meth:`apply_flow`,
 :meth:`set_order`), then entries added over Yjs in the order the server integrated them.
-A room loaded from stored Yjs state takes the order of the REST flow as its hint; entries
-the hint does not name follow, sorted by id.
+Entries added by one refresh (one transaction or batch) are appended sorted by id. A room
+loaded from stored Yjs state takes the order of the REST flow as its hint; entries the
+hint does not name follow, sorted by id.
 
 Numbers: Yjs stores every JSON number as a double; integral values come out as ``int``.
 """
@@ -219,7 +220,7 @@ class FlowDoc:
                 changes.name_changed = True
         if self._dirty_nodes:
             dirty, self._dirty_nodes = self._dirty_nodes, {}
-            for key in dirty:
+            for key in sorted(dirty):
                 value = self.nodes.get(key)
                 if value is None and key not in self.nodes:
                     if self.node_view.drop(key):
@@ -234,7 +235,7 @@ class FlowDoc:
                     changes.nodes_changed.append(key)
         if self._dirty_edges:
             dirty, self._dirty_edges = self._dirty_edges, {}
-            for key in dirty:
+            for key in sorted(dirty):
                 old = self.edge_view.values.get(key, _MISSING)
                 value = self.edges.get(key)
                 if value is None and key not in self.edges:
