@@ -17,7 +17,7 @@ Rules, in the order they are applied:
    this update added or changed and for every edge of a node this update (or rules 1 to 3)
    removed, so an edge added concurrently with its node's deletion is removed too.
 5. ``max_doc_bytes``: while the materialized flow is over the size limit, entries this
-   update added or changed are removed, newest first (edges before nodes).
+   update added or changed are removed, largest first (so as few as possible go).
 """
 
 from __future__ import annotations
@@ -162,11 +162,12 @@ def plan(flow: FlowDoc, changes: Changes, limits: Limits) -> list[Removal]:
         over = flow.size_bytes - limits.max_doc_bytes
         over -= sum(flow.node_view.sizes[k] for k in p.nodes)
         over -= sum(flow.edge_view.sizes[k] for k in p.edges)
-        candidates: list[tuple[EntryKind, str]] = [
-            *(("edge", k) for k in touched_edges),
-            *(("node", k) for k in touched_nodes),
+        candidates: list[tuple[int, EntryKind, str]] = [
+            *((flow.edge_view.sizes[k], "edge", k) for k in touched_edges),
+            *((flow.node_view.sizes[k], "node", k) for k in touched_nodes),
         ]
-        for kind, key in reversed(candidates):
+        candidates.sort(key=lambda c: c[0], reverse=True)
+        for _, kind, key in candidates:
             if over <= 0:
                 break
             if kind == "node" and key not in p.nodes:

@@ -1,0 +1,215 @@
+"""Room behaviour with in-memory transports: batching, handshake, viewers, persistence."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from pycrdt import Doc, Map
+
+from minibase.collab import protocol
+from minibase.collab.flow_doc import FlowDoc
+from minibase.collab.interfaces import CollabAccess
+from minibase.collab.persistence import CollabStore
+from minibase.collab.room import Client, CollabOptions, Room
+from minibase.collab.rooms import RoomManager
+from minibase.config import Settings
+from minibase.domain.principal import Principal
+from minibase.domain.roles import Role
+from minibase.store.database import Database
+from minibase.store.unit_of_work import Store
+from tests.collab.fakes import MemoryBridge, create_flow, node
+
+EDITOR = CollabAccess(
+    Principal(kind="user", id="u1", credential_id="s1", user_id="u1"), Role.EDITOR
+)
+
+
+class FakeTransport:
+    def __init__(self) -> None:
+        self.frames: list[bytes] = []
+        self.closed: tuple[int, str | None] | None = None
+
+    async def send_bytes(self, data: bytes) -> None:
+        self.frames.append(data)
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None:
+        self.closed = (code, reason)
+
+    def messages(self) -> list[protocol.Message]:
+        return [protocol.decode_message(f) for f in self.frames]
+
+
+def make_client(access: CollabAccess = EDITOR) -> tuple[Client, FakeTransport]:
+    transport = FakeTransport()
+    client = Client(transport, access, max_queued=100)
+    client.start()
+    return client, transport
+
+
+def edit(doc: Doc[Any], key: str) -> bytes:
+    before = doc.get_state()
+    nodes = doc.get("nodes", type=Map)
+    nodes[key] = Map({"id": key, "type": "t", "position": {"x": 0, "y": 0}})
+    return doc.get_update(before)
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_updates_of_one_turn_are_broadcast_as_one_frame() -> None:
+    room = Room("org", "flow", FlowDoc(), options=CollabOptions(), persistence=None, bridge=None)
+    writers = [make_client() for _ in range(5)]
+    reader, reader_t = make_client()
+    for client, _ in [*writers, (reader, reader_t)]:
+        room.join(client)
+        room.receive(client, protocol.sync_step1(b"\x00"))
+    await settle()
+    reader_t.frames.clear()
+    docs: list[Doc[Any]] = [Doc() for _ in writers]
+    for i, ((client, _), doc) in enumerate(zip(writers, docs, strict=True)):
+        for j in range(4):
+            room.receive(client, protocol.sync_update(edit(doc, f"n{i}-{j}")))
+    await room.drain()
+    await settle()
+    updates = [m for m in reader_t.messages() if isinstance(m, protocol.SyncUpdate)]
+    assert len(updates) == 1
+    check: Doc[Any] = Doc()
+    check.apply_update(updates[0].update)
+    assert len(check.get("nodes", type=Map)) == 20
+    # Every writer (the authors included) got the same one frame.
+    for _, transport in writers:
+        assert sum(isinstance(m, protocol.SyncUpdate) for m in transport.messages()) == 1
+
+
+async def test_client_joins_broadcast_only_after_its_sync_step1() -> None:
+    room = Room("org", "flow", FlowDoc(), options=CollabOptions(), persistence=None, bridge=None)
+    writer, _ = make_client()
+    late, late_t = make_client()
+    room.join(writer)
+    room.join(late)
+    room.receive(writer, protocol.sync_update(edit(Doc(), "x")))
+    await room.drain()
+    await settle()
+    kinds = [type(m).__name__ for m in late_t.messages()]
+    assert kinds == ["SyncStep1"]  # not synced yet: no broadcast
+    room.receive(late, protocol.sync_step1(b"\x00"))
+    await settle()
+    step2 = late_t.messages()[-1]
+    assert isinstance(step2, protocol.SyncStep2)
+    doc: Doc[Any] = Doc()
+    doc.apply_update(step2.update)
+    assert "x" in doc.get("nodes", type=Map)
+
+
+async def test_viewer_is_denied_once_and_nothing_applied() -> None:
+    room = Room("org", "flow", FlowDoc(), options=CollabOptions(), persistence=None, bridge=None)
+    viewer, viewer_t = make_client(CollabAccess(EDITOR.principal, Role.VIEWER))
+    room.join(viewer)
+    doc: Doc[Any] = Doc()
+    room.receive(viewer, protocol.sync_step2(edit(doc, "a")))  # its step 2: ignored silently
+    room.receive(viewer, protocol.sync_update(edit(doc, "b")))
+    room.receive(viewer, protocol.sync_update(edit(doc, "c")))
+    await settle()
+    denied = [m for m in viewer_t.messages() if isinstance(m, protocol.PermissionDenied)]
+    assert denied == [protocol.PermissionDenied("read-only")]
+    assert len(room.flow.nodes) == 0
+    assert viewer_t.closed is None
+
+
+async def test_awareness_is_coalesced_and_removed_on_leave() -> None:
+    room = Room("org", "flow", FlowDoc(), options=CollabOptions(), persistence=None, bridge=None)
+    a, a_t = make_client()
+    b, b_t = make_client()
+    room.join(a)
+    room.join(b)
+    for clock in range(5):
+        update = protocol.encode_awareness_update(
+            [protocol.AwarenessEntry(9, clock, f'{{"c":{clock}}}')]
+        )
+        room.receive(a, protocol.awareness_message(update))
+    await settle()
+    for transport in (a_t, b_t):
+        frames = [m for m in transport.messages() if isinstance(m, protocol.AwarenessUpdate)]
+        assert len(frames) == 1
+        assert protocol.decode_awareness_update(frames[0].update) == [
+            protocol.AwarenessEntry(9, 4, '{"c":4}')
+        ]
+    room.leave(a)
+    await settle()
+    last = [m for m in b_t.messages() if isinstance(m, protocol.AwarenessUpdate)][-1]
+    assert protocol.decode_awareness_update(last.update) == [protocol.AwarenessEntry(9, 5, "null")]
+    room.receive(b, protocol.query_awareness())
+    await settle()
+    reply = b_t.messages()[-1]
+    assert isinstance(reply, protocol.AwarenessUpdate)
+    assert protocol.decode_awareness_update(reply.update) == []
+    await room.close()
+
+
+async def test_log_compaction_and_seq_allocation(settings: Settings) -> None:
+    database = Database(settings)
+    store = Store(database)
+    try:
+        bridge = MemoryBridge()
+        org, flow = await create_flow(
+            store, bridge, {"name": "F", "nodes": [node("a")], "edges": []}
+        )
+        cs = CollabStore(store)
+        doc: Doc[Any] = Doc()
+        updates = [edit(doc, f"n{i}") for i in range(10)]
+        seqs = await asyncio.gather(*(cs.append(org, flow, u, EDITOR.principal) for u in updates))
+        assert sorted(seqs) == list(range(1, 11))
+        result = await cs.compact(org, flow)
+        assert result is not None and result.upto_seq == 10 and result.rows == 10
+        stored = await cs.load(org, flow)
+        assert stored.updates == [] and stored.upto_seq == 10 and stored.snapshot
+        assert await cs.append(org, flow, edit(doc, "after"), EDITOR.principal) == 11
+        stored = await cs.load(org, flow)
+        assert len(stored.updates) == 1 and stored.last_seq == 11
+        loaded: Doc[Any] = Doc()
+        assert stored.snapshot is not None
+        loaded.apply_update(stored.snapshot)
+        loaded.apply_update(stored.updates[0])
+        assert loaded.get("nodes", type=Map).to_py() == doc.get("nodes", type=Map).to_py()
+        assert await cs.compact(org, flow) is not None
+        assert await cs.compact(org, flow) is None
+    finally:
+        await database.close()
+
+
+async def test_manager_loads_once_unloads_and_compacts(settings: Settings) -> None:
+    database = Database(settings)
+    store = Store(database)
+    try:
+        bridge = MemoryBridge()
+        org, flow = await create_flow(
+            store, bridge, {"name": "F", "nodes": [node("a")], "edges": []}
+        )
+        manager = RoomManager(
+            bridge, CollabStore(store), CollabOptions(unload_delay=0.01, materialize_delay=0.01)
+        )
+        clients = [make_client() for _ in range(3)]
+        rooms = await asyncio.gather(*(manager.join(org, flow, c) for c, _ in clients))
+        assert rooms[0] is rooms[1] is rooms[2]
+        room = rooms[0]
+        room.receive(clients[0][0], protocol.sync_update(edit(Doc(), "b")))
+        await room.drain()
+        for client, _ in clients:
+            manager.leave(room, client)
+        for _ in range(100):
+            if manager.loaded(org, flow) is None:
+                break
+            await asyncio.sleep(0.01)
+        assert manager.loaded(org, flow) is None
+        stored = await CollabStore(store).load(org, flow)
+        assert stored.updates == [] and stored.snapshot is not None  # compacted on unload
+        assert bridge.changes and bridge.changes[-1][3] == EDITOR.principal
+        assert [n["id"] for n in bridge.changes[-1][2]["nodes"]] == ["a", "b"]
+        again = await manager.materialized(org, flow)
+        assert [n["id"] for n in again["nodes"]] == ["a", "b"]
+        await manager.close()
+    finally:
+        await database.close()
