@@ -15,6 +15,7 @@ from minibase.collab.interfaces import CollabAuthorizer, FlowBridge
 from minibase.collab.persistence import CollabStore
 from minibase.collab.room import CollabOptions
 from minibase.collab.rooms import RoomManager
+from minibase.collab.rules import Limits
 from minibase.config import Settings
 from minibase.context import AppContext
 from minibase.http.errors import install_error_handlers
@@ -59,7 +60,14 @@ def create_app(
         ctx = AppContext(settings=settings, database=database, store=store, bus=bus)
         app.state.ctx = ctx
         if collab_endpoint is not None and collab_authorizer is not None and flow_bridge:
-            ctx.collab = RoomManager(flow_bridge(ctx), CollabStore(store), collab_options)
+            options = collab_options or CollabOptions(
+                flow_limits=Limits(
+                    max_nodes=settings.max_flow_nodes,
+                    max_edges=settings.max_flow_edges,
+                    max_doc_bytes=settings.max_flow_bytes,
+                )
+            )
+            ctx.collab = RoomManager(flow_bridge(ctx), CollabStore(store), options)
             collab_endpoint.bind(ctx.collab, collab_authorizer(ctx))
         try:
             yield

@@ -213,3 +213,38 @@ async def test_manager_loads_once_unloads_and_compacts(settings: Settings) -> No
         await manager.close()
     finally:
         await database.close()
+
+
+async def test_unloaded_room_releases_its_document(settings: Settings) -> None:
+    import gc
+    import weakref
+
+    database = Database(settings)
+    store = Store(database)
+    try:
+        bridge = MemoryBridge()
+        org, flow = await create_flow(
+            store, bridge, {"name": "F", "nodes": [node("a")], "edges": []}
+        )
+        manager = RoomManager(bridge, CollabStore(store), CollabOptions(unload_delay=0.01))
+        client, _ = make_client()
+        room = await manager.join(org, flow, client)
+        room.receive(client, protocol.sync_update(edit(Doc(), "b")))
+        await room.drain()
+        room_ref = weakref.ref(room)
+        doc_ref = weakref.ref(room.flow.doc)
+        manager.leave(room, client)
+        del room
+        for _ in range(100):
+            if manager.loaded(org, flow) is None:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        await client.stop()
+        del client
+        gc.collect()
+        assert manager.room_count == 0
+        assert room_ref() is None and doc_ref() is None
+        await manager.close()
+    finally:
+        await database.close()

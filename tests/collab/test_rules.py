@@ -115,3 +115,12 @@ def test_size_limit_removes_what_pushed_it_over() -> None:
     assert ("node", "huge", "max_doc_bytes") in removed
     assert "small" in server.nodes
     assert server.size_bytes <= limit
+
+
+def test_limits_tighten() -> None:
+    a = Limits(max_nodes=10, allowed_node_types=frozenset({"x", "y"}))
+    b = Limits(max_nodes=5, max_edges=3, allowed_node_types=frozenset({"y", "z"}))
+    assert a.tighten(b) == Limits(
+        max_nodes=5, max_edges=3, allowed_node_types=frozenset({"y"}), max_doc_bytes=None
+    )
+    assert Limits().tighten(Limits()) == Limits()

@@ -30,7 +30,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from pycrdt import TransactionEvent, merge_updates
@@ -40,7 +40,7 @@ from minibase.collab import protocol
 from minibase.collab.flow_doc import Changes, FlowDoc, FlowJSON
 from minibase.collab.interfaces import CollabAccess, FlowBridge
 from minibase.collab.persistence import CollabStore
-from minibase.collab.rules import Removal, enforce
+from minibase.collab.rules import Limits, Removal, enforce
 from minibase.domain.principal import SYSTEM, Principal
 
 log = logging.getLogger("minibase.collab")
@@ -72,6 +72,8 @@ class CollabOptions:
     """An awareness state not renewed for this long is removed (stock clients renew every 15 s)."""
     max_queued_frames: int = 4096
     """A client this many frames behind is disconnected (1013) instead of buffering more."""
+    flow_limits: Limits = field(default_factory=Limits)
+    """Deployment-wide limits of one flow (settings), tightened by each client's own."""
 
 
 class Transport(Protocol):
@@ -271,7 +273,8 @@ class Room:
         if len(self._pending) == before:
             return  # nothing new (a duplicate, or structs waiting for missing ones)
         changes = self.flow.refresh()
-        removals = enforce(self.flow, changes, client.access.limits, origin=ORIGIN_RULES)
+        limits = self.options.flow_limits.tighten(client.access.limits)
+        removals = enforce(self.flow, changes, limits, origin=ORIGIN_RULES)
         if removals:
             self._pending_notes.append((client, removals))
             changes.merge(self.flow.refresh())

@@ -54,6 +54,22 @@ class Limits:
     allowed_node_types: frozenset[str] | None = None
     max_doc_bytes: int | None = None
 
+    def tighten(self, other: Limits) -> Limits:
+        """The stricter of ``self`` and ``other``, limit by limit."""
+
+        def low(a: int | None, b: int | None) -> int | None:
+            return b if a is None else a if b is None else min(a, b)
+
+        types = self.allowed_node_types
+        if other.allowed_node_types is not None:
+            types = other.allowed_node_types if types is None else types & other.allowed_node_types
+        return Limits(
+            max_nodes=low(self.max_nodes, other.max_nodes),
+            max_edges=low(self.max_edges, other.max_edges),
+            allowed_node_types=types,
+            max_doc_bytes=low(self.max_doc_bytes, other.max_doc_bytes),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Removal:
