@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pycrdt import Doc
-from sqlalchemy import func, text
+from sqlalchemy import ColumnElement, case, func, text
 from sqlalchemy.exc import IntegrityError
 
 from minibase.domain.principal import SYSTEM, Principal
@@ -94,22 +94,21 @@ class CollabStore:
             last_seq=int(rows[-1].seq) if rows else upto,
         )
 
-    async def _next_seq(self, uow: TenantUnitOfWork, flow_id: str) -> int:
+    @staticmethod
+    def _next_seq(uow: TenantUnitOfWork, flow_id: str) -> ColumnElement[int]:
+        """``max(max(log seq), snapshot upto_seq) + 1`` as one SQL expression."""
         log_max = (
-            await uow.execute(
-                uow.select(flow_doc_updates, func.max(flow_doc_updates.c.seq)).where(
-                    flow_doc_updates.c.flow_id == flow_id
-                )
-            )
-        ).scalar()
-        snap_max = (
-            await uow.execute(
-                uow.select(flow_doc_snapshots, flow_doc_snapshots.c.upto_seq).where(
-                    flow_doc_snapshots.c.flow_id == flow_id
-                )
-            )
-        ).scalar()
-        return max(int(log_max or 0), int(snap_max or 0)) + 1
+            uow.select(flow_doc_updates, func.coalesce(func.max(flow_doc_updates.c.seq), 0))
+            .where(flow_doc_updates.c.flow_id == flow_id)
+            .scalar_subquery()
+        )
+        snap_max = func.coalesce(
+            uow.select(flow_doc_snapshots, flow_doc_snapshots.c.upto_seq)
+            .where(flow_doc_snapshots.c.flow_id == flow_id)
+            .scalar_subquery(),
+            0,
+        )
+        return case((log_max > snap_max, log_max), else_=snap_max) + 1
 
     @staticmethod
     async def _lock_flow(uow: TenantUnitOfWork, flow_id: str) -> None:
@@ -125,17 +124,19 @@ class CollabStore:
             try:
                 async with self.store.tenant(org_id, principal, write=True) as uow:
                     await self._lock_flow(uow, flow_id)
-                    seq = await self._next_seq(uow, flow_id)
-                    await uow.execute(
-                        uow.insert(
-                            flow_doc_updates,
-                            flow_id=flow_id,
-                            seq=seq,
-                            update=update,
-                            created_at=now_ms(),
+                    # One statement: the seq is computed inside the INSERT.
+                    seq = (
+                        await uow.execute(
+                            uow.insert(
+                                flow_doc_updates,
+                                flow_id=flow_id,
+                                seq=self._next_seq(uow, flow_id),
+                                update=update,
+                                created_at=now_ms(),
+                            ).returning(flow_doc_updates.c.seq)
                         )
-                    )
-                return seq
+                    ).scalar_one()
+                return int(seq)
             except IntegrityError:
                 if attempt == APPEND_ATTEMPTS - 1:
                     raise
