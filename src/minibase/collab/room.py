@@ -6,7 +6,8 @@ their awareness states. Everything runs on the event loop, without locks:
 - **Handshake.** On join the server sends sync step 1 and the current awareness states.
   A client joins the document broadcast when the server answers its sync step 1 with
   step 2 (which carries everything integrated so far), so it misses nothing and gets
-  nothing before it can integrate it.
+  nothing before it can integrate it. While an append is in flight, the answer waits
+  for it: step 2 never carries an update that is not durable yet.
 - **Updates.** An editor's update is integrated at once (``Doc.observe`` captures what
   it actually changed), checked by :mod:`minibase.collab.rules` (a compensating server
   transaction is captured the same way) and queued. One flusher task per room merges
@@ -204,7 +205,7 @@ class Room:
         self._change_author: Principal | None = None
         self._change_timer: asyncio.TimerHandle | None = None
         self._bridge_lock = asyncio.Lock()
-        self._bridge_tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self._subscription = self.flow.doc.observe(self._on_transaction)
 
     # --- document -------------------------------------------------------------------
@@ -321,8 +322,8 @@ class Room:
             "edges": list(flow_json["edges"]),
         }
         task = asyncio.create_task(self._call_bridge(snapshot, author))
-        self._bridge_tasks.add(task)
-        task.add_done_callback(self._bridge_tasks.discard)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _call_bridge(self, flow_json: FlowJSON, author: Principal) -> None:
         assert self.bridge is not None
@@ -387,8 +388,14 @@ class Room:
                     reply = self.flow.doc.get_update(state_vector)
                 except ValueError as exc:
                     raise protocol.ProtocolError("bad state vector") from exc
-                client.send(protocol.sync_step2(reply))
-                client.synced = True
+                if self._pending or (self._flusher is not None and not self._flusher.done()):
+                    # Step 2 must not carry updates that are not durable yet.
+                    task = asyncio.create_task(self._answer_step1(client, state_vector))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+                else:
+                    client.send(protocol.sync_step2(reply))
+                    client.synced = True
             case protocol.SyncStep2(update):
                 if client.access.read_only:
                     return  # a viewer's reply to our step 1: not applied, not an edit
@@ -406,6 +413,14 @@ class Room:
                 client.send(protocol.awareness_message(self._encode_awareness(self._awareness)))
             case protocol.PermissionDenied() | protocol.Notification():
                 pass
+
+    async def _answer_step1(self, client: Client, state_vector: bytes) -> None:
+        await self.drain()
+        if self.broken or client not in self.clients:
+            return
+        # No await between the drain and joining the broadcast: nothing falls in between.
+        client.send(protocol.sync_step2(self.flow.doc.get_update(state_vector)))
+        client.synced = True
 
     # --- awareness --------------------------------------------------------------------
 
@@ -472,8 +487,8 @@ class Room:
         await self.drain()
         if self._change_author is not None:
             self._materialize_now()
-        if self._bridge_tasks:
-            await asyncio.gather(*self._bridge_tasks, return_exceptions=True)
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._compactor is not None:
             await asyncio.gather(self._compactor, return_exceptions=True)
         if self._log_rows and not self.broken:
