@@ -68,6 +68,7 @@ def create_app(
                 )
             )
             ctx.collab = RoomManager(flow_bridge(ctx), CollabStore(store), options)
+            ctx.collab.subscribe(bus)
             collab_endpoint.bind(ctx.collab, collab_authorizer(ctx))
         try:
             yield

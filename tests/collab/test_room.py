@@ -248,3 +248,63 @@ async def test_unloaded_room_releases_its_document(settings: Settings) -> None:
         await manager.close()
     finally:
         await database.close()
+
+
+async def test_two_instances_share_a_flow_through_the_log_and_bus(settings: Settings) -> None:
+    from minibase.realtime.bus import InProcessBus
+
+    database = Database(settings)
+    bus = InProcessBus()
+    store = Store(database, publish=bus.publish)
+    try:
+        bridge = MemoryBridge()
+        org, flow = await create_flow(
+            store, bridge, {"name": "F", "nodes": [node("a"), node("b")], "edges": []}
+        )
+        options = CollabOptions(unload_delay=0.01, materialize_delay=0.01)
+        one = RoomManager(bridge, CollabStore(store), options)
+        two = RoomManager(bridge, CollabStore(store), options)
+        one.subscribe(bus)
+        two.subscribe(bus)
+        c1, t1 = make_client()
+        c2, t2 = make_client()
+        room1 = await one.join(org, flow, c1)
+        room2 = await two.join(org, flow, c2)
+        assert room1 is not room2
+        room1.receive(c1, protocol.sync_step1(b"\x00"))
+        room2.receive(c2, protocol.sync_step1(b"\x00"))
+        await settle()
+        # Instance one: delete b. Instance two, concurrently: an edge a -> b.
+        doc1: Doc[Any] = Doc()
+        doc1.apply_update(room1.flow.doc.get_update())
+        before = doc1.get_state()
+        del doc1.get("nodes", type=Map)["b"]
+        room1.receive(c1, protocol.sync_update(doc1.get_update(before)))
+        doc2: Doc[Any] = Doc()
+        doc2.apply_update(room2.flow.doc.get_update())
+        before = doc2.get_state()
+        doc2.get("edges", type=Map)["ab"] = {"id": "ab", "source": "a", "target": "b"}
+        room2.receive(c2, protocol.sync_update(doc2.get_update(before)))
+        for _ in range(200):
+            await room1.drain()
+            await room2.drain()
+            f1, f2 = room1.flow.materialize(), room2.flow.materialize()
+            if f1 == f2 and [n["id"] for n in f1["nodes"]] == ["a"] and not f1["edges"]:
+                break
+            await asyncio.sleep(0.01)
+        assert room1.flow.materialize() == room2.flow.materialize()
+        assert [n["id"] for n in room1.flow.materialize()["nodes"]] == ["a"]
+        assert room1.flow.materialize()["edges"] == []
+        # Each instance's client got the other's edit through its own room.
+        for transport in (t1, t2):
+            check: Doc[Any] = Doc()
+            for message in transport.messages():
+                if isinstance(message, protocol.SyncStep2 | protocol.SyncUpdate):
+                    check.apply_update(message.update)
+            assert list(check.get("nodes", type=Map).keys()) == ["a"]
+            assert len(check.get("edges", type=Map)) == 0
+        await one.close()
+        await two.close()
+    finally:
+        await bus.close()
+        await database.close()

@@ -30,11 +30,14 @@ from sqlalchemy import ColumnElement, case, func, text
 from sqlalchemy.exc import IntegrityError
 
 from minibase.domain.principal import SYSTEM, Principal
-from minibase.ids import now_ms
+from minibase.ids import new_id, now_ms
+from minibase.realtime.events import Event
 from minibase.store.tables import flow_doc_snapshots, flow_doc_updates
 from minibase.store.unit_of_work import Store, TenantUnitOfWork
 
 APPEND_ATTEMPTS = 20
+COLLAB_UPDATE = "collab.update"
+"""Event kind published after each append."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,12 +66,18 @@ class Compaction:
 
 
 class CollabStore:
-    """Reads and writes the Yjs update log and snapshots through tenant units of work."""
+    """Reads and writes the Yjs update log and snapshots through tenant units of work.
 
-    def __init__(self, store: Store) -> None:
+    Each append emits, after commit, ``Event(org, "collab.update", (flow_id,),
+    extra={"seq", "instance"})`` so rooms of the same flow on other instances catch up.
+    """
+
+    def __init__(self, store: Store, instance_id: str | None = None) -> None:
         self.store = store
+        self.instance_id = instance_id or new_id("ins")
 
-    async def load(self, org_id: str, flow_id: str) -> StoredDoc:
+    async def load(self, org_id: str, flow_id: str, *, after_seq: int = 0) -> StoredDoc:
+        """The snapshot (only if it covers more than ``after_seq``) and log rows after it."""
         async with self.store.tenant(org_id, SYSTEM) as uow:
             snap = (
                 await uow.execute(
@@ -76,22 +85,25 @@ class CollabStore:
                         flow_doc_snapshots,
                         flow_doc_snapshots.c.state,
                         flow_doc_snapshots.c.upto_seq,
-                    ).where(flow_doc_snapshots.c.flow_id == flow_id)
+                    ).where(
+                        flow_doc_snapshots.c.flow_id == flow_id,
+                        flow_doc_snapshots.c.upto_seq > after_seq,
+                    )
                 )
             ).first()
-            upto = int(snap.upto_seq) if snap is not None else 0
+            start = max(after_seq, int(snap.upto_seq) if snap is not None else 0)
             rows = (
                 await uow.execute(
                     uow.select(flow_doc_updates, flow_doc_updates.c.seq, flow_doc_updates.c.update)
-                    .where(flow_doc_updates.c.flow_id == flow_id, flow_doc_updates.c.seq > upto)
+                    .where(flow_doc_updates.c.flow_id == flow_id, flow_doc_updates.c.seq > start)
                     .order_by(flow_doc_updates.c.seq)
                 )
             ).all()
         return StoredDoc(
             snapshot=bytes(snap.state) if snap is not None else None,
-            upto_seq=upto,
+            upto_seq=start,
             updates=[bytes(r.update) for r in rows],
-            last_seq=int(rows[-1].seq) if rows else upto,
+            last_seq=int(rows[-1].seq) if rows else start,
         )
 
     @staticmethod
@@ -136,6 +148,14 @@ class CollabStore:
                             ).returning(flow_doc_updates.c.seq)
                         )
                     ).scalar_one()
+                    uow.emit(
+                        Event(
+                            org_id,
+                            COLLAB_UPDATE,
+                            (flow_id,),
+                            extra={"seq": int(seq), "instance": self.instance_id},
+                        )
+                    )
                 return int(seq)
             except IntegrityError:
                 if attempt == APPEND_ATTEMPTS - 1:

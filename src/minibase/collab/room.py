@@ -53,6 +53,7 @@ CLOSE_SERVER_ERROR = 1011
 ORIGIN_RULES = "server:rules"
 ORIGIN_REST = "server:rest"
 ORIGIN_SEED = "server:seed"
+ORIGIN_REMOTE = "server:remote"
 
 _EMPTY_UPDATE = b"\x00\x00"
 
@@ -181,6 +182,7 @@ class Room:
         bridge: FlowBridge | None,
         log_rows: int = 0,
         log_bytes: int = 0,
+        watermark: int = 0,
     ) -> None:
         self.org_id = org_id
         self.flow_id = flow_id
@@ -194,6 +196,11 @@ class Room:
         self._log_rows = log_rows
         self._log_bytes = log_bytes
         self._pending: list[bytes] = []
+        self._remote: list[bytes] = []
+        self._applying_remote = False
+        self._watermark = watermark
+        self._catch_up: asyncio.Task[None] | None = None
+        self._catch_up_again = False
         self._pending_notes: list[tuple[Client, list[Removal]]] = []
         self._batch_author: Principal | None = None
         self._flusher: asyncio.Task[None] | None = None
@@ -213,19 +220,22 @@ class Room:
     def _on_transaction(self, event: TransactionEvent) -> None:
         update: bytes = event.update
         if update and update != _EMPTY_UPDATE:
-            self._pending.append(update)
+            (self._remote if self._applying_remote else self._pending).append(update)
 
     def _schedule_flush(self) -> None:
-        if self._pending and (self._flusher is None or self._flusher.done()):
+        if (self._pending or self._remote) and (self._flusher is None or self._flusher.done()):
             self._flusher = asyncio.create_task(self._flush(), name="collab-flush")
 
     async def _flush(self) -> None:
-        while self._pending and not self.broken:
+        while (self._pending or self._remote) and not self.broken:
             batch, self._pending = self._pending, []
+            remote, self._remote = self._remote, []
             notes, self._pending_notes = self._pending_notes, []
             author, self._batch_author = self._batch_author, None
-            update = batch[0] if len(batch) == 1 else merge_updates(*batch)
-            if self.persistence is not None:
+            update = b""
+            if batch:
+                update = batch[0] if len(batch) == 1 else merge_updates(*batch)
+            if batch and self.persistence is not None:
                 try:
                     self.last_seq = await self.persistence.append(
                         self.org_id, self.flow_id, update, author or SYSTEM
@@ -237,9 +247,14 @@ class Room:
                     )
                     self._break()
                     return
+                if self.last_seq == self._watermark + 1:
+                    self._watermark = self.last_seq
                 self._log_rows += 1
                 self._log_bytes += len(update)
-            frame = protocol.sync_update(update)
+            # Updates another instance stored go out with ours, unstored again.
+            out = [update] if update else []
+            out += remote
+            frame = protocol.sync_update(out[0] if len(out) == 1 else merge_updates(*out))
             for client in self.clients:
                 if client.synced:
                     client.send(frame)
@@ -249,7 +264,11 @@ class Room:
 
     async def drain(self) -> None:
         """Wait until everything integrated so far is stored and broadcast."""
-        while self._pending or (self._flusher is not None and not self._flusher.done()):
+        while (
+            self._pending
+            or self._remote
+            or (self._flusher is not None and not self._flusher.done())
+        ):
             self._schedule_flush()
             if self._flusher is not None:
                 await asyncio.shield(self._flusher)
@@ -257,6 +276,7 @@ class Room:
     def _break(self) -> None:
         self.broken = True
         self._pending.clear()
+        self._remote.clear()
         for client in self.clients:
             client.close_soon(CLOSE_SERVER_ERROR, "storage failure")
 
@@ -295,6 +315,53 @@ class Room:
             self._schedule_flush()
             await self.drain()
         return update
+
+    # --- other instances ----------------------------------------------------------------
+
+    def request_catch_up(self) -> None:
+        """Another instance stored updates of this flow: read and integrate them (coalesced)."""
+        if self._catch_up is not None and not self._catch_up.done():
+            self._catch_up_again = True
+            return
+        self._catch_up = asyncio.create_task(self._catch_up_loop(), name="collab-catch-up")
+
+    async def _catch_up_loop(self) -> None:
+        self._catch_up_again = True
+        while self._catch_up_again and not self.broken:
+            self._catch_up_again = False
+            try:
+                await self.catch_up()
+            except (SQLAlchemyError, OSError):
+                log.exception("collab catch-up failed", extra={"org": self.org_id})
+                return
+
+    async def catch_up(self) -> None:
+        """Integrate what the log holds beyond this room's watermark and broadcast it.
+
+        Those updates are durable already (another instance appended them), so they are
+        broadcast without being appended again. The rules run on what they changed (an
+        edge added on one instance to a node deleted on another is only visible here).
+        """
+        if self.persistence is None:
+            return
+        stored = await self.persistence.load(self.org_id, self.flow_id, after_seq=self._watermark)
+        if stored.empty:
+            return
+        self._applying_remote = True
+        try:
+            with self.flow.doc.transaction(origin=ORIGIN_REMOTE):
+                if stored.snapshot is not None:
+                    self.flow.doc.apply_update(stored.snapshot)
+                for update in stored.updates:
+                    self.flow.doc.apply_update(update)
+        finally:
+            self._applying_remote = False
+        self._watermark = max(self._watermark, stored.last_seq)
+        changes = self.flow.refresh()
+        if changes:
+            enforce(self.flow, changes, self.options.flow_limits, origin=ORIGIN_RULES)
+            self.flow.refresh()
+        self._schedule_flush()
 
     # --- materialization into REST ----------------------------------------------------
 
@@ -489,6 +556,9 @@ class Room:
             self._materialize_now()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._catch_up is not None:
+            self._catch_up.cancel()
+            await asyncio.gather(self._catch_up, return_exceptions=True)
         if self._compactor is not None:
             await asyncio.gather(self._compactor, return_exceptions=True)
         if self._log_rows and not self.broken:

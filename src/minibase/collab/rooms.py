@@ -13,15 +13,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from pycrdt import Doc
 
 from minibase.collab.flow_doc import FlowDoc, FlowJSON
 from minibase.collab.interfaces import FlowBridge
-from minibase.collab.persistence import CollabStore
+from minibase.collab.persistence import COLLAB_UPDATE, CollabStore
 from minibase.collab.room import ORIGIN_SEED, Client, CollabOptions, Room
 from minibase.domain.principal import SYSTEM, Principal
+from minibase.realtime.bus import EventBus
+from minibase.realtime.events import Event
 
 log = logging.getLogger("minibase.collab")
 
@@ -46,6 +49,22 @@ class RoomManager:
         self._timers: dict[RoomKey, asyncio.TimerHandle] = {}
         self._busy: dict[RoomKey, int] = {}
         self._closed = False
+        self._bus_unsubscribe: Callable[[], None] | None = None
+
+    # --- other instances --------------------------------------------------------------
+
+    def subscribe(self, bus: EventBus) -> None:
+        """Follow appends of other instances (``collab.update`` events) on ``bus``."""
+        self._bus_unsubscribe = bus.subscribe(self._on_event)
+
+    async def _on_event(self, event: Event) -> None:
+        if event.kind != COLLAB_UPDATE or not event.ids or self.persistence is None:
+            return
+        if event.extra.get("instance") == self.persistence.instance_id:
+            return
+        room = self._rooms.get((event.org_id, event.ids[0]))
+        if room is not None:
+            room.request_catch_up()
 
     # --- public API -------------------------------------------------------------------
 
@@ -121,6 +140,9 @@ class RoomManager:
     async def close(self) -> None:
         """Unload every room (the app is stopping)."""
         self._closed = True
+        if self._bus_unsubscribe is not None:
+            self._bus_unsubscribe()
+            self._bus_unsubscribe = None
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
@@ -163,12 +185,12 @@ class RoomManager:
         try:
             hint = await self.bridge.load(org_id, flow_id)
             stored = await self.persistence.load(org_id, flow_id) if self.persistence else None
-            log_rows = log_bytes = 0
+            log_rows = log_bytes = watermark = 0
             if stored is None or stored.empty:
                 flow_doc = FlowDoc()
                 seed = flow_doc.apply_flow(hint, origin=ORIGIN_SEED)
                 if seed and self.persistence is not None:
-                    await self.persistence.append(org_id, flow_id, seed, SYSTEM)
+                    watermark = await self.persistence.append(org_id, flow_id, seed, SYSTEM)
                     log_rows, log_bytes = 1, len(seed)
             else:
                 doc: Doc[Any] = Doc()
@@ -180,6 +202,7 @@ class RoomManager:
                 flow_doc = FlowDoc(doc)
                 flow_doc.set_order(hint)
                 log_rows, log_bytes = len(stored.updates), stored.log_bytes
+                watermark = stored.last_seq
             room = Room(
                 org_id,
                 flow_id,
@@ -189,8 +212,11 @@ class RoomManager:
                 bridge=self.bridge,
                 log_rows=log_rows,
                 log_bytes=log_bytes,
+                watermark=watermark,
             )
             self._rooms[key] = room
+            if self._bus_unsubscribe is not None:
+                room.request_catch_up()  # appends other instances made while we loaded
             return room
         finally:
             self._loading.pop(key, None)
