@@ -90,3 +90,7 @@ def test_awareness_update_round_trip() -> None:
     assert decoded[1].removed
     with pytest.raises(ProtocolError):
         protocol.decode_awareness_update(b"\x05\x01")
+    with pytest.raises(ProtocolError):
+        protocol.decode_awareness_update(
+            protocol.encode_awareness_update([protocol.AwarenessEntry(1, 1, "{not json")])
+        )

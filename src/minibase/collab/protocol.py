@@ -282,10 +282,17 @@ def decode_awareness_update(update: bytes) -> list[AwarenessEntry]:
     count = dec.read_varuint()
     if count > len(update):
         raise ProtocolError("awareness entry count exceeds the frame")
-    return [
+    entries = [
         AwarenessEntry(dec.read_varuint(), dec.read_varuint(), dec.read_varstring())
         for _ in range(count)
     ]
+    for entry in entries:
+        # Relayed verbatim to every client, whose JSON.parse must not throw on it.
+        try:
+            orjson.loads(entry.state)
+        except orjson.JSONDecodeError as exc:
+            raise ProtocolError("awareness state is not JSON") from exc
+    return entries
 
 
 def encode_awareness_update(entries: list[AwarenessEntry]) -> bytes:
