@@ -308,3 +308,35 @@ async def test_two_instances_share_a_flow_through_the_log_and_bus(settings: Sett
     finally:
         await bus.close()
         await database.close()
+
+
+async def test_on_change_is_throttled_and_split_by_author() -> None:
+    bridge = MemoryBridge()
+    bridge.flows[("org", "flow")] = {"name": "F", "nodes": [], "edges": []}
+    room = Room(
+        "org",
+        "flow",
+        FlowDoc(),
+        options=CollabOptions(materialize_delay=0.05),
+        persistence=None,
+        bridge=bridge,
+    )
+    alice, _ = make_client()
+    bob_access = CollabAccess(
+        Principal(kind="user", id="u2", credential_id="s2", user_id="u2"), Role.EDITOR
+    )
+    bob, _ = make_client(bob_access)
+    doc: Doc[Any] = Doc()
+    for key in ("a1", "a2", "a3"):
+        room.receive(alice, protocol.sync_update(edit(doc, key)))
+    room.receive(bob, protocol.sync_update(edit(doc, "b1")))  # another author: alice's go now
+    await asyncio.sleep(0.15)
+    authors = [change[3].id for change in bridge.changes]
+    assert authors == ["u1", "u2"]
+    assert [n["id"] for n in bridge.changes[0][2]["nodes"]] == ["a1", "a2", "a3"]
+    assert [n["id"] for n in bridge.changes[1][2]["nodes"]] == ["a1", "a2", "a3", "b1"]
+    # REST writes never come back through on_change.
+    await room.apply_flow({"name": "G", "nodes": [], "edges": []}, EDITOR.principal)
+    await asyncio.sleep(0.1)
+    assert len(bridge.changes) == 2
+    await room.close()

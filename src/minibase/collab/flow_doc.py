@@ -307,19 +307,21 @@ class FlowDoc:
         field, nested ``Y.Map`` fields key by key). Returns ``b""`` when nothing changed.
         """
         self.refresh()
-        before = self.doc.get_state()
-        with self.doc.transaction(origin=origin):
-            name = flow.get("name")
-            if isinstance(name, str) and name != self.name:
-                self.meta["name"] = name
-            self._write_entries(self.nodes, self.node_view, flow.get("nodes") or ())
-            self._write_entries(self.edges, self.edge_view, flow.get("edges") or ())
+        captured: list[bytes] = []
+        subscription = self.doc.observe(lambda event: captured.append(event.update))
+        try:
+            with self.doc.transaction(origin=origin):
+                name = flow.get("name")
+                if isinstance(name, str) and name != self.name:
+                    self.meta["name"] = name
+                self._write_entries(self.nodes, self.node_view, flow.get("nodes") or ())
+                self._write_entries(self.edges, self.edge_view, flow.get("edges") or ())
+        finally:
+            self.doc.unobserve(subscription)
         self.refresh()
         self.set_order(flow)
-        after = self.doc.get_state()
-        if after == before:
-            return b""
-        return self.doc.get_update(before)
+        update = captured[0] if captured else b""
+        return b"" if update == b"\x00\x00" else update
 
     def _write_entries(self, ymap: Map[Any], view: EntryView, items: Iterable[Any]) -> None:
         wanted: dict[str, dict[str, Any]] = {}
