@@ -32,16 +32,8 @@ class ServerProcess:
         full_env = {**os.environ, **(env or {})}
         self._log = self.log_path.open("wb")
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "minibase",
-                "serve",
-                "--port",
-                str(self.port),
-                "--data-dir",
-                str(data_dir),
-            ],
+            [sys.executable, "-m", "minibase", "serve", "--port", str(self.port),
+             "--data-dir", str(data_dir)],
             env=full_env,
             stdout=self._log,
             stderr=subprocess.STDOUT,

@@ -30,36 +30,17 @@ async def _make_org(store: Store) -> str:
     async with store.tenant(org_id, SYSTEM, write=True) as uow:
         now = now_ms()
         await uow.execute(
-            uow.insert(
-                organizations,
-                name=org_id,
-                settings={},
-                plan="free",
-                nodes_used=0,
-                flows_created=0,
-                storage_used=0,
-                created_at=now,
-                updated_at=now,
-            )
+            uow.insert(organizations, name=org_id, settings={}, plan="free", nodes_used=0,
+                       flows_created=0, storage_used=0, created_at=now, updated_at=now)
         )
     return org_id
 
 
 def _flow_values(flow_id: str) -> dict[str, object]:
     now = now_ms()
-    return dict(
-        id=flow_id,
-        name="f",
-        document=b"{}",
-        node_count=0,
-        edge_count=0,
-        size_bytes=2,
-        history_bytes=0,
-        version=1,
-        created_by="usr_x",
-        created_at=now,
-        last_modified=now,
-    )
+    return dict(id=flow_id, name="f", document=b"{}", node_count=0, edge_count=0,
+                size_bytes=2, history_bytes=0, version=1, created_by="usr_x",
+                created_at=now, last_modified=now)
 
 
 async def _make_flow(store: Store, org_id: str) -> str:
@@ -71,22 +52,12 @@ async def _make_flow(store: Store, org_id: str) -> str:
 
 async def test_app_role_is_unprivileged(store: Store) -> None:
     async with store.database.transaction(write=False) as conn:
-        row = (
-            await conn.execute(
-                text(
-                    "SELECT r.rolname, r.rolsuper, r.rolbypassrls FROM pg_roles r "
-                    "WHERE r.rolname = current_user"
-                )
-            )
-        ).one()
-        owned = (
-            await conn.execute(
-                text(
-                    "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' "
-                    "AND tableowner = current_user"
-                )
-            )
-        ).scalar_one()
+        row = (await conn.execute(text(
+            "SELECT r.rolname, r.rolsuper, r.rolbypassrls FROM pg_roles r "
+            "WHERE r.rolname = current_user"))).one()
+        owned = (await conn.execute(text(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' "
+            "AND tableowner = current_user"))).scalar_one()
     assert row.rolname == "minibase_app"
     assert row.rolsuper is False
     assert row.rolbypassrls is False
@@ -95,25 +66,15 @@ async def test_app_role_is_unprivileged(store: Store) -> None:
 
 async def test_every_tenant_table_has_forced_rls_and_a_policy(store: Store) -> None:
     async with store.database.transaction(write=False) as conn:
-        tables = (
-            await conn.execute(
-                text(
-                    "SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity FROM pg_class c "
-                    "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' "
-                    "AND c.relkind = 'r' AND EXISTS (SELECT 1 FROM information_schema.columns col "
-                    "WHERE col.table_schema = 'public' AND col.table_name = c.relname "
-                    "AND col.column_name = 'organization_id')"
-                )
-            )
-        ).all()
-        policies = (
-            await conn.execute(
-                text(
-                    "SELECT tablename, qual, with_check FROM pg_policies "
-                    "WHERE schemaname = 'public' AND policyname = 'tenant_isolation'"
-                )
-            )
-        ).all()
+        tables = (await conn.execute(text(
+            "SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' "
+            "AND c.relkind = 'r' AND EXISTS (SELECT 1 FROM information_schema.columns col "
+            "WHERE col.table_schema = 'public' AND col.table_name = c.relname "
+            "AND col.column_name = 'organization_id')"))).all()
+        policies = (await conn.execute(text(
+            "SELECT tablename, qual, with_check FROM pg_policies "
+            "WHERE schemaname = 'public' AND policyname = 'tenant_isolation'"))).all()
     assert len(tables) >= 7
     by_table = {p.tablename: p for p in policies}
     for table in tables:
@@ -173,9 +134,8 @@ async def test_org_setting_never_leaks_to_the_next_transaction(store: Store) -> 
         pid_a = (await uow.execute(text("SELECT pg_backend_pid()"))).scalar_one()
     async with store.database.transaction(write=False) as conn:
         pid_next = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
-        setting = (
-            await conn.execute(text("SELECT current_setting('minibase.org_id', true)"))
-        ).scalar_one()
+        setting = (await conn.execute(
+            text("SELECT current_setting('minibase.org_id', true)"))).scalar_one()
         visible = (await conn.execute(text("SELECT count(*) FROM flows"))).scalar_one()
     assert pid_next == pid_a, "the pool of one should reuse the same connection"
     assert setting in (None, "")
