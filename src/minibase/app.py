@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -60,13 +61,13 @@ def create_app(
         ctx = AppContext(settings=settings, database=database, store=store, bus=bus)
         app.state.ctx = ctx
         if collab_endpoint is not None and collab_authorizer is not None and flow_bridge:
-            options = collab_options or CollabOptions(
-                flow_limits=Limits(
-                    max_nodes=settings.max_flow_nodes,
-                    max_edges=settings.max_flow_edges,
-                    max_doc_bytes=settings.max_flow_bytes,
-                )
+            options = collab_options or CollabOptions()
+            setting_limits = Limits(
+                max_nodes=settings.max_flow_nodes,
+                max_edges=settings.max_flow_edges,
+                max_doc_bytes=settings.max_flow_bytes,
             )
+            options = replace(options, flow_limits=setting_limits.tighten(options.flow_limits))
             ctx.collab = RoomManager(flow_bridge(ctx), CollabStore(store), options)
             ctx.collab.subscribe(bus)
             collab_endpoint.bind(ctx.collab, collab_authorizer(ctx))
