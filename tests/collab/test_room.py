@@ -340,3 +340,41 @@ async def test_on_change_is_throttled_and_split_by_author() -> None:
     await asyncio.sleep(0.1)
     assert len(bridge.changes) == 2
     await room.close()
+
+
+class FailingStore(CollabStore):
+    async def append(self, org_id: str, flow_id: str, update: bytes, principal: Principal) -> int:
+        from sqlalchemy.exc import OperationalError
+
+        raise OperationalError("INSERT", {}, Exception("disk full"))
+
+
+async def test_storage_failure_closes_the_room_and_fails_rest_writes(settings: Settings) -> None:
+    import pytest
+
+    from minibase.errors import ServiceUnavailable
+
+    database = Database(settings)
+    store = Store(database)
+    try:
+        room = Room(
+            "org",
+            "flow",
+            FlowDoc(),
+            options=CollabOptions(),
+            persistence=FailingStore(store),
+            bridge=None,
+        )
+        client, transport = make_client()
+        room.join(client)
+        room.receive(client, protocol.sync_update(edit(Doc(), "x")))
+        with pytest.raises(ServiceUnavailable):
+            await room.drain()
+        await client.stop()
+        assert transport.closed == (1011, "storage failure")
+        assert room.broken
+        with pytest.raises(ServiceUnavailable):
+            await room.apply_flow({"name": "x", "nodes": [], "edges": []}, EDITOR.principal)
+        await room.close()
+    finally:
+        await database.close()

@@ -43,6 +43,7 @@ from minibase.collab.interfaces import CollabAccess, FlowBridge
 from minibase.collab.persistence import CollabStore
 from minibase.collab.rules import Limits, Removal, enforce
 from minibase.domain.principal import SYSTEM, Principal
+from minibase.errors import ServiceUnavailable
 
 log = logging.getLogger("minibase.collab")
 
@@ -263,8 +264,11 @@ class Room:
             self._maybe_compact()
 
     async def drain(self) -> None:
-        """Wait until everything integrated so far is stored and broadcast."""
-        while (
+        """Wait until everything integrated so far is stored and broadcast.
+
+        Raises :class:`ServiceUnavailable` when the room broke (an append failed).
+        """
+        while not self.broken and (
             self._pending
             or self._remote
             or (self._flusher is not None and not self._flusher.done())
@@ -272,6 +276,8 @@ class Room:
             self._schedule_flush()
             if self._flusher is not None:
                 await asyncio.shield(self._flusher)
+        if self.broken:
+            raise ServiceUnavailable("The live flow document could not be stored.")
 
     def _break(self) -> None:
         self.broken = True
@@ -306,6 +312,8 @@ class Room:
 
     async def apply_flow(self, flow_json: FlowJSON, author: Principal) -> bytes:
         """Apply a REST write as one minimal Yjs transaction; store and broadcast it."""
+        if self.broken:
+            raise ServiceUnavailable("The live flow document could not be stored.")
         if self._change_author is not None:
             self._materialize_now()
         update = self.flow.apply_flow(flow_json, origin=ORIGIN_REST)
@@ -396,7 +404,10 @@ class Room:
         assert self.bridge is not None
         async with self._bridge_lock:
             # Only after the updates it reflects are durable.
-            await self.drain()
+            try:
+                await self.drain()
+            except ServiceUnavailable:
+                return
             try:
                 await self.bridge.on_change(self.org_id, self.flow_id, flow_json, author)
             except asyncio.CancelledError:
@@ -482,7 +493,10 @@ class Room:
                 pass
 
     async def _answer_step1(self, client: Client, state_vector: bytes) -> None:
-        await self.drain()
+        try:
+            await self.drain()
+        except ServiceUnavailable:
+            return
         if self.broken or client not in self.clients:
             return
         # No await between the drain and joining the broadcast: nothing falls in between.
@@ -551,8 +565,9 @@ class Room:
         if self._awareness_task is not None:
             self._awareness_task.cancel()
             self._awareness_task = None
-        await self.drain()
-        if self._change_author is not None:
+        with contextlib.suppress(ServiceUnavailable):
+            await self.drain()
+        if self._change_author is not None and not self.broken:
             self._materialize_now()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
