@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 from pycrdt import Doc, Map
@@ -378,3 +379,33 @@ async def test_storage_failure_closes_the_room_and_fails_rest_writes(settings: S
         await room.close()
     finally:
         await database.close()
+
+
+async def test_mangled_updates_raise_protocol_error_only_and_room_stays_usable() -> None:
+    import random
+
+    from minibase.collab.protocol import ProtocolError
+
+    room = Room("org", "flow", FlowDoc(), options=CollabOptions(), persistence=None, bridge=None)
+    client, _ = make_client()
+    room.join(client)
+    good = edit(Doc(), "a")
+    rng = random.Random(1)
+    for _ in range(3000):
+        mangled = bytearray(good)
+        for _ in range(rng.randint(1, 4)):
+            op = rng.random()
+            if op < 0.5:
+                mangled[rng.randrange(len(mangled))] = rng.randrange(256)
+            elif op < 0.75 and len(mangled) > 1:
+                del mangled[rng.randrange(len(mangled))]
+            else:
+                mangled.insert(rng.randrange(len(mangled) + 1), rng.randrange(256))
+        frame = protocol.sync_update(bytes(mangled)) if rng.random() < 0.8 else bytes(mangled)
+        with contextlib.suppress(ProtocolError):
+            room.receive(client, frame)
+    await room.drain()
+    room.receive(client, protocol.sync_update(edit(Doc(), "after")))
+    await room.drain()
+    assert "after" in room.flow.nodes
+    await room.close()

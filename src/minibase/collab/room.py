@@ -295,7 +295,7 @@ class Room:
         try:
             with self.flow.doc.transaction(origin=client.origin):
                 self.flow.doc.apply_update(update)
-        except ValueError as exc:
+        except (ValueError, RuntimeError) as exc:  # yrs reports some bad blocks as RuntimeError
             raise protocol.ProtocolError(f"bad Yjs update: {exc}") from exc
         if len(self._pending) == before:
             return  # nothing new (a duplicate, or structs waiting for missing ones)
