@@ -464,7 +464,7 @@ class Room:
             case protocol.SyncStep1(state_vector):
                 try:
                     reply = self.flow.doc.get_update(state_vector)
-                except ValueError as exc:
+                except (ValueError, RuntimeError) as exc:
                     raise protocol.ProtocolError("bad state vector") from exc
                 if self._pending or (self._flusher is not None and not self._flusher.done()):
                     # Step 2 must not carry updates that are not durable yet.
