@@ -409,3 +409,34 @@ async def test_mangled_updates_raise_protocol_error_only_and_room_stays_usable()
     await room.drain()
     assert "after" in room.flow.nodes
     await room.close()
+
+
+async def test_unload_flow_closes_clients_and_apply_flow_loads_rooms(settings: Settings) -> None:
+    database = Database(settings)
+    store = Store(database)
+    try:
+        bridge = MemoryBridge()
+        org, flow = await create_flow(
+            store, bridge, {"name": "F", "nodes": [node("a")], "edges": []}
+        )
+        manager = RoomManager(bridge, CollabStore(store), CollabOptions(unload_delay=0.01))
+        update = await manager.apply_flow(
+            org, flow, {"name": "G", "nodes": [node("a"), node("b")], "edges": []}, EDITOR.principal
+        )
+        assert update
+        client, transport = make_client()
+        room = await manager.join(org, flow, client)
+        assert [n["id"] for n in room.flow.materialize()["nodes"]] == ["a", "b"]
+        await manager.unload_flow(org, flow)
+        assert manager.loaded(org, flow) is None
+        assert transport.closed == (4404, "flow deleted")
+        stored = await CollabStore(store).load(org, flow)
+        loaded: Doc[Any] = Doc()
+        if stored.snapshot:
+            loaded.apply_update(stored.snapshot)
+        for u in stored.updates:
+            loaded.apply_update(u)
+        assert sorted(loaded.get("nodes", type=Map).keys()) == ["a", "b"]
+        await manager.close()
+    finally:
+        await database.close()
