@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -23,6 +24,12 @@ from minibase.api import (
     sync,
     usage,
 )
+from minibase.collab.endpoint import CollabEndpoint
+from minibase.collab.interfaces import CollabAuthorizer, FlowBridge
+from minibase.collab.persistence import CollabStore
+from minibase.collab.room import CollabOptions
+from minibase.collab.rooms import RoomManager
+from minibase.collab.rules import Limits
 from minibase.config import Settings
 from minibase.context import AppContext
 from minibase.http.errors import install_error_handlers
@@ -31,19 +38,35 @@ from minibase.http.middleware import RequestContextMiddleware
 from minibase.http.throttle import ThrottleMiddleware
 from minibase.realtime import build_bus
 from minibase.realtime.hub import LiveQueryHub
+from minibase.services.collab_bridge import FlowsBridge, FlowsCollabAuthorizer
 from minibase.services.invitation_delivery import sender_from_settings
 from minibase.store.database import Database
 from minibase.store.migrate import migrate
 from minibase.store.unit_of_work import Store
 
 
-def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
+def create_app(
+    settings: Settings,
+    *,
+    run_migrations: bool = True,
+    collab_authorizer: Callable[[AppContext], CollabAuthorizer] | None = None,
+    flow_bridge: Callable[[AppContext], FlowBridge] | None = None,
+    collab_options: CollabOptions | None = None,
+) -> FastAPI:
     """Build the application for ``settings``.
 
     Nothing happens at import or build time: the database, the bus and background tasks
     start in the lifespan and stop with it. ``run_migrations=False`` serves a database
     that is already migrated (tests copy a migrated template).
+
+    Collaborative editing (``WS /v1/collab/{orgId}/{flowId}``) authorizes with the
+    real sessions, API keys and roles and materializes into the flows service; tests may
+    pass other ``collab_authorizer`` / ``flow_bridge`` factories (called in the lifespan
+    with the :class:`AppContext`, whose ``collab`` holds the :class:`RoomManager`).
     """
+    make_authorizer = collab_authorizer or FlowsCollabAuthorizer
+    make_bridge = flow_bridge or FlowsBridge
+    collab_endpoint = CollabEndpoint()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -56,7 +79,7 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
         await bus.start()
         hub = LiveQueryHub(store, settings, bus)
         await hub.start()
-        app.state.ctx = AppContext(
+        ctx = AppContext(
             settings=settings,
             database=database,
             store=store,
@@ -64,6 +87,19 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
             hub=hub,
             invitation_sender=sender_from_settings(settings),
         )
+        app.state.ctx = ctx
+        options = collab_options or CollabOptions(
+            materialize_delay=settings.collab_version_seconds
+        )
+        setting_limits = Limits(
+            max_nodes=settings.max_flow_nodes,
+            max_edges=settings.max_flow_edges,
+            max_doc_bytes=settings.max_flow_bytes,
+        )
+        options = replace(options, flow_limits=setting_limits.tighten(options.flow_limits))
+        ctx.collab = RoomManager(make_bridge(ctx), CollabStore(store), options)
+        ctx.collab.subscribe(bus)
+        collab_endpoint.bind(ctx.collab, make_authorizer(ctx))
         checkpoints = asyncio.create_task(database.checkpoint_loop(), name="wal-checkpoint")
         try:
             yield
@@ -71,6 +107,7 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
             checkpoints.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await checkpoints
+            await ctx.collab.close()
             await hub.close()
             await bus.close()
             await database.close()
@@ -107,4 +144,5 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
     app.include_router(usage.router)
     app.include_router(audit.router)
     app.include_router(sync.router)
+    app.router.routes.append(collab_endpoint.route())
     return app

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from minibase.config import Settings
 from minibase.realtime.bus import EventBus
 from minibase.services.invitation_delivery import InvitationSender, LogInvitationSender
 from minibase.store.database import Database
 from minibase.store.unit_of_work import Store
+
+if TYPE_CHECKING:
+    from minibase.collab.rooms import RoomManager
 
 
 @dataclass(slots=True)
@@ -21,3 +24,5 @@ class AppContext:
     hub: Any = None
     """The live-query hub (:class:`minibase.realtime.hub.LiveQueryHub`)."""
     invitation_sender: InvitationSender = field(default_factory=LogInvitationSender)
+    collab: RoomManager | None = None
+    """The collab rooms (``apply_flow`` for REST writes), set by the lifespan."""

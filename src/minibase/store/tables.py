@@ -263,6 +263,38 @@ audit_events = Table(
 )
 
 
+flow_doc_updates = Table(
+    "flow_doc_updates",
+    metadata,
+    Column("organization_id", String(64), primary_key=True),
+    Column("flow_id", String(64), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("update", LargeBinary, nullable=False),
+    _ms("created_at"),
+    ForeignKeyConstraint(
+        ["organization_id", "flow_id"], ["flows.organization_id", "flows.id"], ondelete="CASCADE"
+    ),
+    info=TENANT,
+)
+"""The append-only Yjs update log of a flow (collab); compacted into a snapshot."""
+
+flow_doc_snapshots = Table(
+    "flow_doc_snapshots",
+    metadata,
+    Column("organization_id", String(64), primary_key=True),
+    Column("flow_id", String(64), primary_key=True),
+    Column("state", LargeBinary, nullable=False),
+    Column("upto_seq", BigInteger, nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    _ms("updated_at"),
+    ForeignKeyConstraint(
+        ["organization_id", "flow_id"], ["flows.organization_id", "flows.id"], ondelete="CASCADE"
+    ),
+    info=TENANT,
+)
+"""A flow's Yjs state as one update, covering its log up to and including ``upto_seq``."""
+
+
 def tenant_tables() -> list[Table]:
     """Every table that holds one organization's rows (``organization_id`` leading)."""
     return [t for t in metadata.sorted_tables if t.info.get("tenant")]

@@ -1,0 +1,227 @@
+"""Yjs fan-out: one edit → N bare-socket readers of one flow; p50/p99 delivery latency.
+
+Reproduce (from the repository root):
+
+    PYTHONPATH=src python bench/collab_fanout.py --readers 100 --edits 200
+
+It starts one server process (uvicorn, SQLite in a temporary directory, the collab
+endpoint with an allow-all authorizer), connects ``--readers`` websocket readers that
+only timestamp frames (no Yjs decoding, so the load generator is not the bottleneck),
+and one pycrdt writer that makes ``--edits`` small edits (a node drag), one at a time.
+Latency is measured from just before the writer sends an edit until each reader has
+received the broadcast frame. ``--writers W`` additionally runs W writers that edit as
+fast as the server acknowledges, and reports the accepted updates per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
+
+
+async def serve(port: int, data_dir: Path) -> None:
+    import uvicorn
+    from tests.collab.fakes import MemoryAuthorizer, MemoryBridge, create_flow, node
+
+    from minibase.app import create_app
+    from minibase.collab.room import CollabOptions
+    from minibase.config import Settings
+    from minibase.store.database import Database
+    from minibase.store.migrate import migrate
+    from minibase.store.unit_of_work import Store
+
+    settings = Settings(data_dir=data_dir, log_level="warning")
+    await migrate(settings)
+    bridge = MemoryBridge()
+    authorizer = MemoryAuthorizer(bridge)
+    database = Database(settings)
+    flow = {"name": "Bench", "nodes": [node(f"n{i}", i * 10, 0) for i in range(100)], "edges": []}
+    org_id, flow_id = await create_flow(Store(database), bridge, flow)
+    await database.close()
+    authorizer.add("bench", org_id)
+    app = create_app(
+        settings,
+        run_migrations=False,
+        collab_authorizer=lambda ctx: authorizer,
+        flow_bridge=lambda ctx: bridge,
+        collab_options=CollabOptions(materialize_delay=2.0),
+    )
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_config=None,
+        access_log=False,
+        ws_per_message_deflate=False,
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event for this
+        await asyncio.sleep(0.01)
+    print(json.dumps({"org": org_id, "flow": flow_id}), flush=True)
+    await task
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    from pycrdt import Doc, Map
+    from tests.process import free_port
+    from websockets.asyncio.client import connect
+
+    from minibase.collab import protocol
+
+    port = free_port()
+    data_dir = Path(tempfile.mkdtemp(prefix="mb-bench-"))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        __file__,
+        "--serve",
+        str(port),
+        str(data_dir),
+        stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"},
+    )
+    assert proc.stdout is not None
+    ids = json.loads(await asyncio.wait_for(proc.stdout.readline(), 60))
+    url = f"ws://127.0.0.1:{port}/v1/collab/{ids['org']}/{ids['flow']}?token=bench"
+    try:
+        arrivals: list[list[float]] = [[] for _ in range(args.readers)]
+
+        async def reader(i: int, ready: asyncio.Event) -> None:
+            async with connect(url, compression=None, max_size=None) as ws:
+                await ws.send(protocol.sync_step1(b"\x00"))
+                while True:
+                    frame = await ws.recv()
+                    assert isinstance(frame, bytes)
+                    if frame[:2] == b"\x00\x01":  # step 2: now in the broadcast
+                        ready.set()
+                    elif frame[:2] == b"\x00\x02":
+                        arrivals[i].append(time.perf_counter())
+
+        readies = [asyncio.Event() for _ in range(args.readers)]
+        tasks = [asyncio.create_task(reader(i, readies[i])) for i in range(args.readers)]
+        await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 60)
+
+        doc: Doc[Any] = Doc()
+        async with connect(url, compression=None, max_size=None) as writer:
+            await writer.send(protocol.sync_step1(b"\x00"))
+            while True:
+                message = protocol.decode_message(await writer.recv())  # type: ignore[arg-type]
+                if isinstance(message, protocol.SyncStep2):
+                    doc.apply_update(message.update)
+                    break
+            nodes = doc.get("nodes", type=Map)
+            sent: list[float] = []
+            for k in range(args.edits):
+                before = doc.get_state()
+                nodes[f"n{k % 100}"]["position"] = {"x": k, "y": k}
+                update = doc.get_update(before)
+                sent.append(time.perf_counter())
+                await writer.send(protocol.sync_update(update))
+                deadline = time.perf_counter() + 10
+                while any(len(a) <= k for a in arrivals):
+                    if time.perf_counter() > deadline:
+                        raise TimeoutError(f"edit {k} not delivered to every reader")
+                    await asyncio.sleep(0.0005)
+                await asyncio.sleep(args.gap)
+        latencies = [(a[k] - sent[k]) * 1000 for a in arrivals for k in range(args.edits)]
+        result: dict[str, Any] = {
+            "readers": args.readers,
+            "edits": args.edits,
+            "p50_ms": round(statistics.median(latencies), 2),
+            "p99_ms": round(percentile(latencies, 99), 2),
+            "max_ms": round(max(latencies), 2),
+        }
+        if args.writers:  # the readers stay connected and receive every broadcast
+            result["writers"] = args.writers
+            result["updates_per_s"] = await throughput(url, args.writers, args.seconds)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return result
+    finally:
+        proc.terminate()
+        await proc.wait()
+
+
+async def throughput(url: str, writers: int, seconds: float) -> float:
+    """W writers each send an edit, wait for its broadcast echo, repeat; accepted updates/s."""
+    from pycrdt import Doc, Map
+    from websockets.asyncio.client import connect
+
+    from minibase.collab import protocol
+
+    count = 0
+    stop = time.perf_counter() + seconds
+
+    async def writer(i: int) -> None:
+        nonlocal count
+        doc: Doc[Any] = Doc()
+        async with connect(url, compression=None, max_size=None) as ws:
+            await ws.send(protocol.sync_step1(b"\x00"))
+            while not isinstance(m := protocol.decode_message(await ws.recv()), protocol.SyncStep2):  # type: ignore[arg-type]
+                pass
+            doc.apply_update(m.update)
+            nodes = doc.get("nodes", type=Map)
+            k = 0
+            while time.perf_counter() < stop:
+                before = doc.get_state()
+                nodes[f"n{i % 100}"]["position"] = {"x": k, "y": i}
+                k += 1
+                await ws.send(protocol.sync_update(doc.get_update(before)))
+                count += 1
+                # Wait for a broadcast frame (ours, possibly merged with others).
+                while (await ws.recv())[:2] != b"\x00\x02":
+                    pass
+
+    started = time.perf_counter()
+    await asyncio.gather(*(writer(i) for i in range(writers)))
+    return round(count / (time.perf_counter() - started), 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--readers", type=int, default=100)
+    parser.add_argument("--edits", type=int, default=200)
+    parser.add_argument("--gap", type=float, default=0.005, help="seconds between edits")
+    parser.add_argument("--writers", type=int, default=0)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--serve", nargs=2, metavar=("PORT", "DATA_DIR"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        asyncio.run(serve(int(args.serve[0]), Path(args.serve[1])))
+        return
+    result = asyncio.run(run(args))
+    command = "PYTHONPATH=src python bench/collab_fanout.py " + " ".join(
+        f"--{k} {v}"
+        for k, v in (("readers", args.readers), ("edits", args.edits), ("writers", args.writers))
+        if v
+    )
+    print(json.dumps(result))
+    p50, p99 = result["p50_ms"], result["p99_ms"]
+    print(f"one edit -> {result['readers']} readers: p50 {p50} ms, p99 {p99} ms")
+    if "updates_per_s" in result:
+        print(f"{args.writers} writers: {result['updates_per_s']} accepted updates/s")
+    print(f"reproduce: {command}")
+
+
+if __name__ == "__main__":
+    main()

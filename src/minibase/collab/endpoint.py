@@ -1,0 +1,96 @@
+"""``WS /v1/collab/{orgId}/{flowId}?token=...``: the y-websocket endpoint.
+
+The socket is accepted first and refusals come as close codes (browsers cannot read an
+HTTP status of a refused upgrade): 4401 unauthenticated, 4403 forbidden, 4404 no such
+org or flow. A frame that is not a y-websocket message closes that socket with 1002
+(protocol error); a text frame with 1003.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from minibase.collab.interfaces import CollabAuthorizer
+from minibase.collab.protocol import ProtocolError
+from minibase.collab.room import Client
+from minibase.collab.rooms import RoomManager
+from minibase.errors import Forbidden, NotFound, Unauthenticated
+
+log = logging.getLogger("minibase.collab")
+
+PATH = "/v1/collab/{org_id}/{flow_id}"
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_NOT_FOUND = 4404
+CLOSE_PROTOCOL_ERROR = 1002
+CLOSE_UNSUPPORTED_DATA = 1003
+CLOSE_UNAVAILABLE = 1013
+
+
+class CollabEndpoint:
+    """The route handler; its room manager and authorizer are bound by the app's lifespan."""
+
+    def __init__(
+        self, manager: RoomManager | None = None, authorizer: CollabAuthorizer | None = None
+    ) -> None:
+        self.manager = manager
+        self.authorizer = authorizer
+
+    def bind(self, manager: RoomManager, authorizer: CollabAuthorizer) -> None:
+        self.manager = manager
+        self.authorizer = authorizer
+
+    def route(self) -> WebSocketRoute:
+        return WebSocketRoute(PATH, self.handle, name="collab")
+
+    async def handle(self, websocket: WebSocket) -> None:
+        org_id = str(websocket.path_params["org_id"])
+        flow_id = str(websocket.path_params["flow_id"])
+        token = websocket.query_params.get("token", "")
+        await websocket.accept()
+        manager, authorizer = self.manager, self.authorizer
+        if manager is None or authorizer is None:
+            await websocket.close(CLOSE_UNAVAILABLE, "collab is not running")
+            return
+        try:
+            access = await authorizer.authorize(token, org_id, flow_id)
+        except Unauthenticated:
+            await websocket.close(CLOSE_UNAUTHENTICATED, "unauthenticated")
+            return
+        except Forbidden:
+            await websocket.close(CLOSE_FORBIDDEN, "forbidden")
+            return
+        except NotFound:
+            await websocket.close(CLOSE_NOT_FOUND, "not found")
+            return
+        client = Client(websocket, access, max_queued=manager.options.max_queued_frames)
+        try:
+            room = await manager.join(org_id, flow_id, client)
+        except NotFound:
+            await websocket.close(CLOSE_NOT_FOUND, "not found")
+            return
+        client.start()
+        try:
+            while True:
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                data = message.get("bytes")
+                if data is None:
+                    client.close_soon(CLOSE_UNSUPPORTED_DATA, "binary frames only")
+                    break
+                if client.closed:
+                    break
+                room.receive(client, data)
+        except ProtocolError as exc:
+            log.info("collab protocol error: %s", exc, extra={"org": org_id, "flow": flow_id})
+            client.close_soon(CLOSE_PROTOCOL_ERROR, "protocol error")
+        except WebSocketDisconnect:
+            pass
+        finally:
+            manager.leave(room, client)
+            await client.stop()

@@ -1,0 +1,371 @@
+"""A flow as a Yjs document (pycrdt), and its materialized JSON form kept incrementally.
+
+Layout (the contract's): ``doc.get("nodes", type=Map)`` maps node id → a ``Y.Map`` (``id``,
+``type``, ``position`` as a plain ``{x, y}``, ``data`` as a ``Y.Map``, other React Flow
+fields) or a plain JSON object taken as one unit; ``"edges"`` likewise; ``"meta"`` holds
+``name``.
+
+Materialization is incremental: an ``observe_deep`` subscription only records which entry
+ids a transaction touched; :meth:`FlowDoc.refresh` re-reads just those entries (a small
+``to_py`` each) and keeps a per-entry cache of the plain value and its serialized size.
+
+Order: ``nodes`` and ``edges`` come out in a stable, deterministic order: the order of the
+flow JSON the document was seeded with or last written from REST (:meth:`apply_flow`,
+:meth:`set_order`), then entries added over Yjs in the order the server integrated them.
+Entries added by one refresh (one transaction or batch) are appended sorted by id. A room
+loaded from stored Yjs state takes the order of the REST flow as its hint; entries the
+hint does not name follow, sorted by id.
+
+Numbers: Yjs stores every JSON number as a double; integral values come out as ``int``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from pycrdt import Doc, Map, MapEvent
+
+JSON = Any
+FlowJSON = dict[str, Any]
+
+_MAX_SAFE_INT = 2**53
+
+
+def plain(value: Any) -> JSON:
+    """A pycrdt value as plain JSON: ``Map`` → dict, integral doubles → int."""
+    if isinstance(value, Map):
+        value = value.to_py()
+    return _normalize(value)
+
+
+def _normalize(value: Any) -> JSON:
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) <= _MAX_SAFE_INT:
+            return int(value)
+        return value
+    if isinstance(value, dict):
+        return {k: _normalize(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_normalize(v) for v in value]
+    if isinstance(value, Map):
+        return plain(value)
+    if value is None or isinstance(value, str | int | bool):
+        return value
+    # Other shared types (Y.Array, Y.Text, ...) inside an entry: their plain form.
+    to_py = getattr(value, "to_py", None)
+    return _normalize(to_py()) if callable(to_py) else str(value)
+
+
+def _size(value: JSON) -> int:
+    return len(orjson.dumps(value))
+
+
+@dataclass(slots=True)
+class Changes:
+    """What :meth:`FlowDoc.refresh` found changed since the previous refresh."""
+
+    nodes_added: list[str] = field(default_factory=list)
+    nodes_changed: list[str] = field(default_factory=list)
+    nodes_removed: list[str] = field(default_factory=list)
+    edges_added: list[str] = field(default_factory=list)
+    edges_changed: list[str] = field(default_factory=list)
+    edges_removed: list[str] = field(default_factory=list)
+    name_changed: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.nodes_added
+            or self.nodes_changed
+            or self.nodes_removed
+            or self.edges_added
+            or self.edges_changed
+            or self.edges_removed
+            or self.name_changed
+        )
+
+    def merge(self, other: Changes) -> None:
+        for name in (
+            "nodes_added",
+            "nodes_changed",
+            "nodes_removed",
+            "edges_added",
+            "edges_changed",
+            "edges_removed",
+        ):
+            mine: list[str] = getattr(self, name)
+            mine.extend(i for i in getattr(other, name) if i not in mine)
+        self.name_changed = self.name_changed or other.name_changed
+
+
+class EntryView:
+    """Cached plain values of one map's entries, in materialization order."""
+
+    __slots__ = ("sizes", "total", "values")
+
+    def __init__(self) -> None:
+        self.values: dict[str, JSON] = {}
+        self.sizes: dict[str, int] = {}
+        self.total = 0
+
+    def put(self, key: str, value: JSON) -> bool:
+        """Store ``value``; ``True`` when ``key`` is new."""
+        new = key not in self.values
+        self.total -= self.sizes.get(key, 0)
+        size = _size(value) + len(key.encode("utf-8"))
+        self.values[key] = value
+        self.sizes[key] = size
+        self.total += size
+        return new
+
+    def drop(self, key: str) -> bool:
+        if key not in self.values:
+            return False
+        del self.values[key]
+        self.total -= self.sizes.pop(key)
+        return True
+
+    def reorder(self, first: Iterable[str]) -> None:
+        """Put ``first`` (those present) in front, in that order; the rest keep theirs."""
+        ordered: dict[str, JSON] = {}
+        for key in first:
+            if key in self.values and key not in ordered:
+                ordered[key] = self.values[key]
+        for key, value in self.values.items():
+            if key not in ordered:
+                ordered[key] = value
+        self.values = ordered
+
+
+class FlowDoc:
+    """A pycrdt ``Doc`` holding one flow, with an incrementally materialized view."""
+
+    def __init__(self, doc: Doc[Any] | None = None) -> None:
+        self.doc: Doc[Any] = doc if doc is not None else Doc()
+        self.nodes: Map[Any] = self.doc.get("nodes", type=Map)
+        self.edges: Map[Any] = self.doc.get("edges", type=Map)
+        self.meta: Map[Any] = self.doc.get("meta", type=Map)
+        self.node_view = EntryView()
+        self.edge_view = EntryView()
+        self.name = ""
+        self._dirty_nodes: dict[str, None] = {}
+        self._dirty_edges: dict[str, None] = {}
+        self._dirty_meta = False
+        self._edges_by_node: dict[str, set[str]] = {}
+        self._subscriptions = [
+            self.nodes.observe_deep(self._on_nodes),
+            self.edges.observe_deep(self._on_edges),
+            self.meta.observe(self._on_meta),
+        ]
+        # Whatever the doc already holds is "dirty" once, so the first refresh reads it.
+        self._dirty_nodes.update(dict.fromkeys(sorted(self.nodes.keys())))
+        self._dirty_edges.update(dict.fromkeys(sorted(self.edges.keys())))
+        self._dirty_meta = True
+        self.refresh()
+
+    @classmethod
+    def from_update(cls, update: bytes | None, order_hint: FlowJSON | None = None) -> FlowDoc:
+        """A flow doc loaded from stored Yjs state, ordered by ``order_hint`` (REST flow)."""
+        doc: Doc[Any] = Doc()
+        if update:
+            doc.apply_update(update)
+        flow_doc = cls(doc)
+        if order_hint is not None:
+            flow_doc.set_order(order_hint)
+        return flow_doc
+
+    def close(self) -> None:
+        """Stop observing the doc (the room is unloading)."""
+        if self._subscriptions:
+            nodes_sub, edges_sub, meta_sub = self._subscriptions
+            self.nodes.unobserve(nodes_sub)
+            self.edges.unobserve(edges_sub)
+            self.meta.unobserve(meta_sub)
+            self._subscriptions = []
+
+    # --- observation ------------------------------------------------------------------
+
+    @staticmethod
+    def _touched(events: list[Any], into: dict[str, None]) -> None:
+        for event in events:
+            path = event.path
+            if path:
+                into[str(path[0])] = None
+            elif isinstance(event, MapEvent):
+                for key in getattr(event, "keys", ()):
+                    into[str(key)] = None
+
+    def _on_nodes(self, events: list[Any]) -> None:
+        self._touched(events, self._dirty_nodes)
+
+    def _on_edges(self, events: list[Any]) -> None:
+        self._touched(events, self._dirty_edges)
+
+    def _on_meta(self, event: Any) -> None:
+        self._dirty_meta = True
+
+    # --- materialization --------------------------------------------------------------
+
+    def refresh(self) -> Changes:
+        """Bring the cached view up to date with the doc; return what changed."""
+        changes = Changes()
+        if self._dirty_meta:
+            self._dirty_meta = False
+            name = self.meta.get("name")
+            name = name if isinstance(name, str) else ""
+            if name != self.name:
+                self.name = name
+                changes.name_changed = True
+        if self._dirty_nodes:
+            dirty, self._dirty_nodes = self._dirty_nodes, {}
+            for key in sorted(dirty):
+                value = self.nodes.get(key)
+                if value is None and key not in self.nodes:
+                    if self.node_view.drop(key):
+                        changes.nodes_removed.append(key)
+                    continue
+                new_value = plain(value)
+                if self.node_view.values.get(key, _MISSING) == new_value:
+                    continue
+                if self.node_view.put(key, new_value):
+                    changes.nodes_added.append(key)
+                else:
+                    changes.nodes_changed.append(key)
+        if self._dirty_edges:
+            dirty, self._dirty_edges = self._dirty_edges, {}
+            for key in sorted(dirty):
+                old = self.edge_view.values.get(key, _MISSING)
+                value = self.edges.get(key)
+                if value is None and key not in self.edges:
+                    if self.edge_view.drop(key):
+                        self._unindex_edge(key, old)
+                        changes.edges_removed.append(key)
+                    continue
+                new_value = plain(value)
+                if old == new_value:
+                    continue
+                self._unindex_edge(key, old)
+                self._index_edge(key, new_value)
+                if self.edge_view.put(key, new_value):
+                    changes.edges_added.append(key)
+                else:
+                    changes.edges_changed.append(key)
+        return changes
+
+    def _index_edge(self, key: str, value: JSON) -> None:
+        if isinstance(value, dict):
+            for end in (value.get("source"), value.get("target")):
+                if isinstance(end, str):
+                    self._edges_by_node.setdefault(end, set()).add(key)
+
+    def _unindex_edge(self, key: str, value: JSON) -> None:
+        if isinstance(value, dict):
+            for end in (value.get("source"), value.get("target")):
+                if isinstance(end, str) and end in self._edges_by_node:
+                    self._edges_by_node[end].discard(key)
+                    if not self._edges_by_node[end]:
+                        del self._edges_by_node[end]
+
+    def edges_of(self, node_id: str) -> set[str]:
+        """Ids of the edges whose source or target is ``node_id``."""
+        return set(self._edges_by_node.get(node_id, ()))
+
+    @property
+    def size_bytes(self) -> int:
+        """Serialized size of the materialized flow, approximately (entries + name)."""
+        return self.node_view.total + self.edge_view.total + len(self.name.encode("utf-8"))
+
+    def materialize(self) -> FlowJSON:
+        """``{"name", "nodes", "edges"}``; entries are the cached dicts: do not mutate them."""
+        self.refresh()
+        return {
+            "name": self.name,
+            "nodes": [v for v in self.node_view.values.values() if isinstance(v, dict)],
+            "edges": [v for v in self.edge_view.values.values() if isinstance(v, dict)],
+        }
+
+    def set_order(self, flow: Mapping[str, Any]) -> None:
+        """Order the view like ``flow`` (a flow JSON); unnamed entries follow, by id."""
+        self.refresh()
+        pairs = ((self.node_view, flow.get("nodes")), (self.edge_view, flow.get("edges")))
+        for view, items in pairs:
+            hinted = [str(i["id"]) for i in items or () if isinstance(i, dict) and "id" in i]
+            named = set(hinted)
+            rest = sorted(k for k in view.values if k not in named)
+            view.reorder([*hinted, *rest])
+
+    # --- writes -----------------------------------------------------------------------
+
+    def apply_flow(self, flow: Mapping[str, Any], origin: Any = None) -> bytes:
+        """Make the doc equal ``flow`` in ONE minimal transaction; return its Yjs update.
+
+        Only entries and fields that differ are written. New entries are ``Y.Map``s with a
+        plain ``position`` and a ``Y.Map`` ``data``; an existing entry keeps its form (a
+        plain-object entry is replaced as a unit, a ``Y.Map`` entry is updated field by
+        field, nested ``Y.Map`` fields key by key). Returns ``b""`` when nothing changed.
+        """
+        self.refresh()
+        captured: list[bytes] = []
+        subscription = self.doc.observe(lambda event: captured.append(event.update))
+        try:
+            with self.doc.transaction(origin=origin):
+                name = flow.get("name")
+                if isinstance(name, str) and name != self.name:
+                    self.meta["name"] = name
+                self._write_entries(self.nodes, self.node_view, flow.get("nodes") or ())
+                self._write_entries(self.edges, self.edge_view, flow.get("edges") or ())
+        finally:
+            self.doc.unobserve(subscription)
+        self.refresh()
+        self.set_order(flow)
+        update = captured[0] if captured else b""
+        return b"" if update == b"\x00\x00" else update
+
+    def _write_entries(self, ymap: Map[Any], view: EntryView, items: Iterable[Any]) -> None:
+        wanted: dict[str, dict[str, Any]] = {}
+        for item in items:
+            if isinstance(item, dict) and isinstance(item.get("id"), str):
+                wanted[item["id"]] = item
+        for key in list(ymap.keys()):
+            if key not in wanted:
+                del ymap[key]
+        for key, item in wanted.items():
+            normalized = _normalize(item)
+            if view.values.get(key, _MISSING) == normalized:
+                continue
+            existing = ymap.get(key)
+            if isinstance(existing, Map):
+                _update_map(existing, normalized)
+            elif isinstance(existing, dict):
+                ymap[key] = normalized
+            else:
+                ymap[key] = server_entry(normalized)
+
+
+_MISSING: Any = object()
+
+
+def server_entry(item: Mapping[str, Any]) -> Map[Any]:
+    """The form the server writes: a ``Y.Map`` whose ``data`` (when an object) is a ``Y.Map``."""
+    fields: dict[str, Any] = {}
+    for key, value in item.items():
+        fields[key] = Map(dict(value)) if key == "data" and isinstance(value, dict) else value
+    return Map(fields)
+
+
+def _update_map(ymap: Map[Any], new: Mapping[str, Any]) -> None:
+    for key in list(ymap.keys()):
+        if key not in new:
+            del ymap[key]
+    for key, value in new.items():
+        current = ymap.get(key, _MISSING)
+        if isinstance(current, Map) and isinstance(value, dict):
+            if plain(current) != value:
+                _update_map(current, value)
+        elif current is _MISSING or plain(current) != value:
+            if current is _MISSING and key == "data" and isinstance(value, dict):
+                ymap[key] = Map(dict(value))
+            else:
+                ymap[key] = value

@@ -1,0 +1,230 @@
+"""Server-authoritative rules on a CRDT: minimal compensating transactions.
+
+After a client's update is integrated, :func:`enforce` looks only at the entries that
+update touched (the :class:`~minibase.collab.flow_doc.Changes` of the refresh) and
+deletes just the offending ones, in one server transaction that reaches every client as
+an ordinary update. The rest of the client's update stands.
+
+Rules, in the order they are applied:
+
+1. ``malformed``: a node that is not an object with ``id`` (equal to its key, 1 to 256
+   characters), a non-empty string ``type`` and a ``position`` ``{x, y}`` of numbers; an
+   edge without ``id`` (equal to its key), ``source`` and ``target`` strings.
+2. ``node_type_not_allowed``: a node type outside the org's ``allowedNodeTypes``.
+3. ``max_nodes`` / ``max_edges``: entries beyond the limit; the newest ones (those this
+   update added, last first) go.
+4. ``missing_node``: an edge whose source or target is not a node, checked for edges
+   this update added or changed and for every edge of a node this update (or rules 1 to 3)
+   removed, so an edge added concurrently with its node's deletion is removed too.
+5. ``max_doc_bytes``: while the materialized flow is over the size limit, entries this
+   update added or changed are removed, largest first (so as few as possible go).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from minibase.collab.flow_doc import Changes, FlowDoc
+
+EntryKind = Literal["node", "edge"]
+
+MALFORMED = "malformed"
+NODE_TYPE_NOT_ALLOWED = "node_type_not_allowed"
+MAX_NODES = "max_nodes"
+MAX_EDGES = "max_edges"
+MISSING_NODE = "missing_node"
+MAX_DOC_BYTES = "max_doc_bytes"
+
+MAX_ENTRY_ID_LENGTH = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one flow may hold; ``None`` is unlimited.
+
+    ``max_nodes`` is the most nodes *this flow* may hold given the org's total usage
+    (the authorizer computes it: the org's limit minus the nodes of its other flows, and
+    at most the per-flow setting).
+    """
+
+    max_nodes: int | None = None
+    max_edges: int | None = None
+    allowed_node_types: frozenset[str] | None = None
+    max_doc_bytes: int | None = None
+
+    def tighten(self, other: Limits) -> Limits:
+        """The stricter of ``self`` and ``other``, limit by limit."""
+
+        def low(a: int | None, b: int | None) -> int | None:
+            return b if a is None else a if b is None else min(a, b)
+
+        types = self.allowed_node_types
+        if other.allowed_node_types is not None:
+            types = other.allowed_node_types if types is None else types & other.allowed_node_types
+        return Limits(
+            max_nodes=low(self.max_nodes, other.max_nodes),
+            max_edges=low(self.max_edges, other.max_edges),
+            allowed_node_types=types,
+            max_doc_bytes=low(self.max_doc_bytes, other.max_doc_bytes),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Removal:
+    kind: EntryKind
+    id: str
+    reason: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"kind": self.kind, "id": self.id, "reason": self.reason}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _valid_id(key: str, value: dict[str, Any]) -> bool:
+    entry_id = value.get("id")
+    return isinstance(entry_id, str) and entry_id == key and 0 < len(key) <= MAX_ENTRY_ID_LENGTH
+
+
+def node_problem(key: str, value: Any, limits: Limits) -> str | None:
+    """Why node entry ``value`` (plain JSON) under ``key`` breaks a rule, or ``None``."""
+    if not isinstance(value, dict) or not _valid_id(key, value):
+        return MALFORMED
+    node_type = value.get("type")
+    position = value.get("position")
+    if not isinstance(node_type, str) or not node_type:
+        return MALFORMED
+    if not (
+        isinstance(position, dict)
+        and _is_number(position.get("x"))
+        and _is_number(position.get("y"))
+    ):
+        return MALFORMED
+    if limits.allowed_node_types is not None and node_type not in limits.allowed_node_types:
+        return NODE_TYPE_NOT_ALLOWED
+    return None
+
+
+def edge_problem(key: str, value: Any) -> str | None:
+    if not isinstance(value, dict) or not _valid_id(key, value):
+        return MALFORMED
+    if not isinstance(value.get("source"), str) or not isinstance(value.get("target"), str):
+        return MALFORMED
+    return None
+
+
+class _Plan:
+    def __init__(self, flow: FlowDoc) -> None:
+        self.flow = flow
+        self.removals: list[Removal] = []
+        self.nodes: set[str] = set()
+        self.edges: set[str] = set()
+
+    def node(self, key: str, reason: str) -> None:
+        if key not in self.nodes:
+            self.nodes.add(key)
+            self.removals.append(Removal("node", key, reason))
+
+    def edge(self, key: str, reason: str) -> None:
+        if key not in self.edges:
+            self.edges.add(key)
+            self.removals.append(Removal("edge", key, reason))
+
+    def node_alive(self, key: str) -> bool:
+        return key in self.flow.node_view.values and key not in self.nodes
+
+
+def plan(flow: FlowDoc, changes: Changes, limits: Limits) -> list[Removal]:
+    """The removals that make ``flow`` obey ``limits`` after ``changes`` (nothing applied)."""
+    p = _Plan(flow)
+    nodes = flow.node_view.values
+    edges = flow.edge_view.values
+    touched_nodes = [k for k in (*changes.nodes_added, *changes.nodes_changed) if k in nodes]
+    touched_edges = [k for k in (*changes.edges_added, *changes.edges_changed) if k in edges]
+
+    for key in touched_nodes:
+        problem = node_problem(key, nodes[key], limits)
+        if problem is not None:
+            p.node(key, problem)
+    for key in touched_edges:
+        problem = edge_problem(key, edges[key])
+        if problem is not None:
+            p.edge(key, problem)
+
+    if limits.max_nodes is not None:
+        excess = len(nodes) - len(p.nodes) - limits.max_nodes
+        for key in reversed([k for k in changes.nodes_added if k in nodes]):
+            if excess <= 0:
+                break
+            if key not in p.nodes:
+                p.node(key, MAX_NODES)
+                excess -= 1
+    if limits.max_edges is not None:
+        excess = len(edges) - len(p.edges) - limits.max_edges
+        for key in reversed([k for k in changes.edges_added if k in edges]):
+            if excess <= 0:
+                break
+            if key not in p.edges:
+                p.edge(key, MAX_EDGES)
+                excess -= 1
+
+    _dangling(p, touched_edges, [*changes.nodes_removed, *p.nodes])
+
+    if limits.max_doc_bytes is not None:
+        over = flow.size_bytes - limits.max_doc_bytes
+        over -= sum(flow.node_view.sizes[k] for k in p.nodes)
+        over -= sum(flow.edge_view.sizes[k] for k in p.edges)
+        candidates: list[tuple[int, EntryKind, str]] = [
+            *((flow.edge_view.sizes[k], "edge", k) for k in touched_edges),
+            *((flow.node_view.sizes[k], "node", k) for k in touched_nodes),
+        ]
+        candidates.sort(key=lambda c: c[0], reverse=True)
+        for _, kind, key in candidates:
+            if over <= 0:
+                break
+            if kind == "node" and key not in p.nodes:
+                p.node(key, MAX_DOC_BYTES)
+                over -= flow.node_view.sizes[key]
+                for edge in flow.edges_of(key):
+                    if edge not in p.edges:
+                        p.edge(edge, MISSING_NODE)
+                        over -= flow.edge_view.sizes.get(edge, 0)
+            elif kind == "edge" and key not in p.edges:
+                p.edge(key, MAX_DOC_BYTES)
+                over -= flow.edge_view.sizes[key]
+    return p.removals
+
+
+def _dangling(p: _Plan, touched_edges: Iterable[str], gone_nodes: Iterable[str]) -> None:
+    edges = p.flow.edge_view.values
+    suspects: dict[str, None] = dict.fromkeys(touched_edges)
+    for node in gone_nodes:
+        suspects.update(dict.fromkeys(sorted(p.flow.edges_of(node))))
+    for key in suspects:
+        value = edges.get(key)
+        if key in p.edges or not isinstance(value, dict):
+            continue
+        if not (p.node_alive(str(value.get("source"))) and p.node_alive(str(value.get("target")))):
+            p.edge(key, MISSING_NODE)
+
+
+def enforce(flow: FlowDoc, changes: Changes, limits: Limits, origin: Any = None) -> list[Removal]:
+    """Apply the minimal compensating transaction for ``changes``; return what was removed.
+
+    The deletions run in one transaction with ``origin``; the caller captures its update
+    (e.g. from ``Doc.observe``) and broadcasts it like any other.
+    """
+    removals = plan(flow, changes, limits)
+    if not removals:
+        return removals
+    with flow.doc.transaction(origin=origin):
+        for removal in removals:
+            target = flow.nodes if removal.kind == "node" else flow.edges
+            if removal.id in target:
+                del target[removal.id]
+    flow.refresh()
+    return removals

@@ -1,0 +1,123 @@
+"""In-memory CollabAuthorizer and FlowBridge, for tests only (the real ones live in auth/flows)."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+from minibase.collab.interfaces import CollabAccess, FlowJSON
+from minibase.collab.rules import Limits
+from minibase.domain.principal import SYSTEM, Principal
+from minibase.domain.roles import Role
+from minibase.errors import Forbidden, NotFound, Unauthenticated
+from minibase.ids import new_id, now_ms
+from minibase.store.tables import flows, organizations
+from minibase.store.unit_of_work import Store
+
+
+@dataclass
+class Grant:
+    principal: Principal
+    role: Role
+    orgs: set[str]
+    limits: Limits = field(default_factory=Limits)
+    banned: bool = False
+
+
+class MemoryAuthorizer:
+    def __init__(self, bridge: MemoryBridge) -> None:
+        self.bridge = bridge
+        self.tokens: dict[str, Grant] = {}
+
+    def add(self, token: str, org_id: str, role: Role = Role.EDITOR, **limits: Any) -> Principal:
+        user = new_id("usr")
+        principal = Principal(kind="user", id=user, credential_id=new_id("ses"), user_id=user)
+        self.tokens[token] = Grant(principal, role, {org_id}, Limits(**limits))
+        return principal
+
+    async def authorize(self, token: str, org_id: str, flow_id: str) -> CollabAccess:
+        grant = self.tokens.get(token)
+        if grant is None:
+            raise Unauthenticated()
+        if org_id not in grant.orgs or (org_id, flow_id) not in self.bridge.flows:
+            raise NotFound()
+        if grant.banned:
+            raise Forbidden()
+        return CollabAccess(grant.principal, grant.role, grant.limits)
+
+
+class MemoryBridge:
+    """Flows in a dict; ``changes`` records every on_change call."""
+
+    def __init__(self) -> None:
+        self.flows: dict[tuple[str, str], FlowJSON] = {}
+        self.changes: list[tuple[str, str, FlowJSON, Principal]] = []
+        self.changed = asyncio.Event()
+
+    async def load(self, org_id: str, flow_id: str) -> FlowJSON:
+        try:
+            return copy.deepcopy(self.flows[(org_id, flow_id)])
+        except KeyError:
+            raise NotFound() from None
+
+    async def on_change(
+        self, org_id: str, flow_id: str, flow_json: FlowJSON, author: Principal
+    ) -> None:
+        self.flows[(org_id, flow_id)] = copy.deepcopy(flow_json)
+        self.changes.append((org_id, flow_id, copy.deepcopy(flow_json), author))
+        self.changed.set()
+
+
+async def create_flow(
+    store: Store, bridge: MemoryBridge, flow: FlowJSON, org_id: str | None = None
+) -> tuple[str, str]:
+    """Insert an org and a flow row (the FK target of the update log) and register it."""
+    org_id = org_id or new_id("org")
+    flow_id = new_id("flow")
+    now = now_ms()
+    async with store.tenant(org_id, SYSTEM, write=True) as uow:
+        existing = (await uow.execute(uow.select(organizations))).first()
+        if existing is None:
+            await uow.execute(
+                uow.insert(
+                    organizations,
+                    name="Org",
+                    settings={},
+                    plan="free",
+                    nodes_used=0,
+                    flows_created=0,
+                    storage_used=0,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        await uow.execute(
+            uow.insert(
+                flows,
+                id=flow_id,
+                name=flow.get("name", ""),
+                document=b"{}",
+                node_count=0,
+                edge_count=0,
+                size_bytes=0,
+                history_bytes=0,
+                version=1,
+                created_by="usr_test",
+                created_at=now,
+                last_modified=now,
+            )
+        )
+    bridge.flows[(org_id, flow_id)] = copy.deepcopy(flow)
+    return org_id, flow_id
+
+
+def node(
+    node_id: str, x: float = 0, y: float = 0, type_: str = "default", **data: Any
+) -> dict[str, Any]:
+    return {"id": node_id, "type": type_, "position": {"x": x, "y": y}, "data": dict(data)}
+
+
+def edge(edge_id: str, source: str, target: str) -> dict[str, Any]:
+    return {"id": edge_id, "source": source, "target": target}

@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+from typing import Any
+
+from pycrdt import Doc, Map
+
+from minibase.collab.flow_doc import FlowDoc
+from tests.collab.fakes import edge, node
+
+FLOW = {
+    "name": "F",
+    "nodes": [node("n2", 1, 2, label="two"), node("n1", 0, 0), node("n10", 5, 5)],
+    "edges": [edge("e", "n1", "n2")],
+}
+
+
+def replica(flow: FlowDoc) -> FlowDoc:
+    doc: Doc[Any] = Doc()
+    doc.apply_update(flow.doc.get_update())
+    return FlowDoc(doc)
+
+
+def test_apply_flow_writes_server_form_and_materializes_in_flow_order() -> None:
+    f = FlowDoc()
+    assert f.apply_flow(FLOW)
+    assert f.materialize() == FLOW
+    entry = f.nodes["n2"]
+    assert isinstance(entry, Map) and isinstance(entry["data"], Map)
+    assert isinstance(entry["position"], dict)
+    assert f.apply_flow(FLOW) == b""
+
+
+def test_apply_flow_is_minimal() -> None:
+    f = FlowDoc()
+    f.apply_flow(FLOW)
+    other = replica(f)
+    changed = {**FLOW, "nodes": [node("n2", 1, 2, label="TWO"), *FLOW["nodes"][1:]]}
+    update = f.apply_flow(changed)
+    assert len(update) < 60
+    touched: list[Any] = []
+    other.nodes.observe_deep(lambda events: touched.extend((e.path, dict(e.keys)) for e in events))
+    other.doc.apply_update(update)
+    assert [(path, list(keys)) for path, keys in touched] == [(["n2", "data"], ["label"])]
+    assert {n["id"]: n for n in other.materialize()["nodes"]}["n2"] == changed["nodes"][0]
+
+
+def test_removed_entries_and_renames() -> None:
+    f = FlowDoc()
+    f.apply_flow(FLOW)
+    smaller = {"name": "G", "nodes": FLOW["nodes"][:2], "edges": []}
+    f.apply_flow(smaller)
+    assert f.materialize() == smaller
+    assert "n10" not in f.nodes and len(f.edges) == 0
+
+
+def test_client_form_is_kept_for_untouched_entries() -> None:
+    f = FlowDoc()
+    f.apply_flow(FLOW)
+    f.nodes["plain"] = {"id": "plain", "type": "t", "position": {"x": 1, "y": 1}, "data": {}}
+    flow = f.materialize()
+    flow = {
+        **flow,
+        "nodes": [
+            {**n, "position": {"x": 9, "y": 9}} if n["id"] == "n1" else n for n in flow["nodes"]
+        ],
+    }
+    f.apply_flow(flow)
+    assert isinstance(f.nodes["plain"], dict)
+    flow["nodes"] = [{**n, "type": "u"} if n["id"] == "plain" else n for n in flow["nodes"]]
+    f.apply_flow(flow)
+    assert isinstance(f.nodes["plain"], dict) and f.nodes["plain"]["type"] == "u"
+
+
+def test_incremental_view_follows_remote_updates_and_integers() -> None:
+    f = FlowDoc()
+    f.apply_flow(FLOW)
+    client = replica(f)
+    client.nodes["n1"]["position"] = {"x": 3, "y": 4.5}
+    client.nodes["n1"]["data"]["label"] = "one"
+    del client.nodes["n10"]
+    client.nodes["n0"] = Map({"id": "n0", "type": "t", "position": {"x": 0, "y": 0}})
+    state = f.doc.get_state()
+    f.doc.apply_update(client.doc.get_update(state))
+    changes = f.refresh()
+    assert changes.nodes_changed == ["n1"] and changes.nodes_removed == ["n10"]
+    assert changes.nodes_added == ["n0"]
+    flow = f.materialize()
+    assert [n["id"] for n in flow["nodes"]] == ["n2", "n1", "n0"]
+    n1 = flow["nodes"][1]
+    assert n1["position"] == {"x": 3, "y": 4.5} and type(n1["position"]["x"]) is int
+    assert n1["data"] == {"label": "one"}
+
+
+def test_order_hint_on_load() -> None:
+    f = FlowDoc()
+    f.apply_flow(FLOW)
+    g = FlowDoc.from_update(f.doc.get_update(), order_hint={"nodes": [{"id": "n10"}], "edges": []})
+    assert [n["id"] for n in g.materialize()["nodes"]] == ["n10", "n1", "n2"]
+    assert FlowDoc.from_update(f.doc.get_update(), FLOW).materialize() == FLOW
+
+
+def test_edge_index() -> None:
+    f = FlowDoc()
+    f.apply_flow(FLOW)
+    assert f.edges_of("n1") == {"e"} and f.edges_of("n2") == {"e"}
+    f.edges["e"] = {"id": "e", "source": "n10", "target": "n2"}
+    f.refresh()
+    assert f.edges_of("n1") == set() and f.edges_of("n10") == {"e"}

@@ -1,0 +1,442 @@
+"""Room behaviour with in-memory transports: batching, handshake, viewers, persistence."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from pycrdt import Doc, Map
+
+from minibase.collab import protocol
+from minibase.collab.flow_doc import FlowDoc
+from minibase.collab.interfaces import CollabAccess
+from minibase.collab.persistence import CollabStore
+from minibase.collab.room import Client, CollabOptions, Room
+from minibase.collab.rooms import RoomManager
+from minibase.config import Settings
+from minibase.domain.principal import Principal
+from minibase.domain.roles import Role
+from minibase.store.database import Database
+from minibase.store.unit_of_work import Store
+from tests.collab.fakes import MemoryBridge, create_flow, node
+
+EDITOR = CollabAccess(
+    Principal(kind="user", id="u1", credential_id="s1", user_id="u1"), Role.EDITOR
+)
+
+
+class FakeTransport:
+    def __init__(self) -> None:
+        self.frames: list[bytes] = []
+        self.closed: tuple[int, str | None] | None = None
+
+    async def send_bytes(self, data: bytes) -> None:
+        self.frames.append(data)
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None:
+        self.closed = (code, reason)
+
+    def messages(self) -> list[protocol.Message]:
+        return [protocol.decode_message(f) for f in self.frames]
+
+
+def make_client(access: CollabAccess = EDITOR) -> tuple[Client, FakeTransport]:
+    transport = FakeTransport()
+    client = Client(transport, access, max_queued=100)
+    client.start()
+    return client, transport
+
+
+def edit(doc: Doc[Any], key: str) -> bytes:
+    before = doc.get_state()
+    nodes = doc.get("nodes", type=Map)
+    nodes[key] = Map({"id": key, "type": "t", "position": {"x": 0, "y": 0}})
+    return doc.get_update(before)
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_updates_of_one_turn_are_broadcast_as_one_frame() -> None:
+    room = Room("org", "flow", FlowDoc(), options=CollabOptions(), persistence=None, bridge=None)
+    writers = [make_client() for _ in range(5)]
+    reader, reader_t = make_client()
+    for client, _ in [*writers, (reader, reader_t)]:
+        room.join(client)
+        room.receive(client, protocol.sync_step1(b"\x00"))
+    await settle()
+    reader_t.frames.clear()
+    docs: list[Doc[Any]] = [Doc() for _ in writers]
+    for i, ((client, _), doc) in enumerate(zip(writers, docs, strict=True)):
+        for j in range(4):
+            room.receive(client, protocol.sync_update(edit(doc, f"n{i}-{j}")))
+    await room.drain()
+    await settle()
+    updates = [m for m in reader_t.messages() if isinstance(m, protocol.SyncUpdate)]
+    assert len(updates) == 1
+    check: Doc[Any] = Doc()
+    check.apply_update(updates[0].update)
+    assert len(check.get("nodes", type=Map)) == 20
+    # Every writer (the authors included) got the same one frame.
+    for _, transport in writers:
+        assert sum(isinstance(m, protocol.SyncUpdate) for m in transport.messages()) == 1
+
+
+async def test_client_joins_broadcast_only_after_its_sync_step1() -> None:
+    room = Room("org", "flow", FlowDoc(), options=CollabOptions(), persistence=None, bridge=None)
+    writer, _ = make_client()
+    late, late_t = make_client()
+    room.join(writer)
+    room.join(late)
+    room.receive(writer, protocol.sync_update(edit(Doc(), "x")))
+    await room.drain()
+    await settle()
+    kinds = [type(m).__name__ for m in late_t.messages()]
+    assert kinds == ["SyncStep1"]  # not synced yet: no broadcast
+    room.receive(late, protocol.sync_step1(b"\x00"))
+    await settle()
+    step2 = late_t.messages()[-1]
+    assert isinstance(step2, protocol.SyncStep2)
+    doc: Doc[Any] = Doc()
+    doc.apply_update(step2.update)
+    assert "x" in doc.get("nodes", type=Map)
+
+
+async def test_viewer_is_denied_once_and_nothing_applied() -> None:
+    room = Room("org", "flow", FlowDoc(), options=CollabOptions(), persistence=None, bridge=None)
+    viewer, viewer_t = make_client(CollabAccess(EDITOR.principal, Role.VIEWER))
+    room.join(viewer)
+    doc: Doc[Any] = Doc()
+    room.receive(viewer, protocol.sync_step2(edit(doc, "a")))  # its step 2: ignored silently
+    room.receive(viewer, protocol.sync_update(edit(doc, "b")))
+    room.receive(viewer, protocol.sync_update(edit(doc, "c")))
+    await settle()
+    denied = [m for m in viewer_t.messages() if isinstance(m, protocol.PermissionDenied)]
+    assert denied == [protocol.PermissionDenied("read-only")]
+    assert len(room.flow.nodes) == 0
+    assert viewer_t.closed is None
+
+
+async def test_awareness_is_coalesced_and_removed_on_leave() -> None:
+    room = Room("org", "flow", FlowDoc(), options=CollabOptions(), persistence=None, bridge=None)
+    a, a_t = make_client()
+    b, b_t = make_client()
+    room.join(a)
+    room.join(b)
+    for clock in range(5):
+        update = protocol.encode_awareness_update(
+            [protocol.AwarenessEntry(9, clock, f'{{"c":{clock}}}')]
+        )
+        room.receive(a, protocol.awareness_message(update))
+    await settle()
+    for transport in (a_t, b_t):
+        frames = [m for m in transport.messages() if isinstance(m, protocol.AwarenessUpdate)]
+        assert len(frames) == 1
+        assert protocol.decode_awareness_update(frames[0].update) == [
+            protocol.AwarenessEntry(9, 4, '{"c":4}')
+        ]
+    room.leave(a)
+    await settle()
+    last = [m for m in b_t.messages() if isinstance(m, protocol.AwarenessUpdate)][-1]
+    assert protocol.decode_awareness_update(last.update) == [protocol.AwarenessEntry(9, 5, "null")]
+    room.receive(b, protocol.query_awareness())
+    await settle()
+    reply = b_t.messages()[-1]
+    assert isinstance(reply, protocol.AwarenessUpdate)
+    assert protocol.decode_awareness_update(reply.update) == []
+    await room.close()
+
+
+async def test_log_compaction_and_seq_allocation(settings: Settings) -> None:
+    database = Database(settings)
+    store = Store(database)
+    try:
+        bridge = MemoryBridge()
+        org, flow = await create_flow(
+            store, bridge, {"name": "F", "nodes": [node("a")], "edges": []}
+        )
+        cs = CollabStore(store)
+        doc: Doc[Any] = Doc()
+        updates = [edit(doc, f"n{i}") for i in range(10)]
+        seqs = await asyncio.gather(*(cs.append(org, flow, u, EDITOR.principal) for u in updates))
+        assert sorted(seqs) == list(range(1, 11))
+        result = await cs.compact(org, flow)
+        assert result is not None and result.upto_seq == 10 and result.rows == 10
+        stored = await cs.load(org, flow)
+        assert stored.updates == [] and stored.upto_seq == 10 and stored.snapshot
+        assert await cs.append(org, flow, edit(doc, "after"), EDITOR.principal) == 11
+        stored = await cs.load(org, flow)
+        assert len(stored.updates) == 1 and stored.last_seq == 11
+        loaded: Doc[Any] = Doc()
+        assert stored.snapshot is not None
+        loaded.apply_update(stored.snapshot)
+        loaded.apply_update(stored.updates[0])
+        assert loaded.get("nodes", type=Map).to_py() == doc.get("nodes", type=Map).to_py()
+        assert await cs.compact(org, flow) is not None
+        assert await cs.compact(org, flow) is None
+    finally:
+        await database.close()
+
+
+async def test_manager_loads_once_unloads_and_compacts(settings: Settings) -> None:
+    database = Database(settings)
+    store = Store(database)
+    try:
+        bridge = MemoryBridge()
+        org, flow = await create_flow(
+            store, bridge, {"name": "F", "nodes": [node("a")], "edges": []}
+        )
+        manager = RoomManager(
+            bridge, CollabStore(store), CollabOptions(unload_delay=0.01, materialize_delay=0.01)
+        )
+        clients = [make_client() for _ in range(3)]
+        rooms = await asyncio.gather(*(manager.join(org, flow, c) for c, _ in clients))
+        assert rooms[0] is rooms[1] is rooms[2]
+        room = rooms[0]
+        room.receive(clients[0][0], protocol.sync_update(edit(Doc(), "b")))
+        await room.drain()
+        for client, _ in clients:
+            manager.leave(room, client)
+        for _ in range(100):
+            if manager.loaded(org, flow) is None:
+                break
+            await asyncio.sleep(0.01)
+        assert manager.loaded(org, flow) is None
+        stored = await CollabStore(store).load(org, flow)
+        assert stored.updates == [] and stored.snapshot is not None  # compacted on unload
+        assert bridge.changes and bridge.changes[-1][3] == EDITOR.principal
+        assert [n["id"] for n in bridge.changes[-1][2]["nodes"]] == ["a", "b"]
+        again = await manager.materialized(org, flow)
+        assert [n["id"] for n in again["nodes"]] == ["a", "b"]
+        await manager.close()
+    finally:
+        await database.close()
+
+
+async def test_unloaded_room_releases_its_document(settings: Settings) -> None:
+    import gc
+    import weakref
+
+    database = Database(settings)
+    store = Store(database)
+    try:
+        bridge = MemoryBridge()
+        org, flow = await create_flow(
+            store, bridge, {"name": "F", "nodes": [node("a")], "edges": []}
+        )
+        manager = RoomManager(bridge, CollabStore(store), CollabOptions(unload_delay=0.01))
+        client, _ = make_client()
+        room = await manager.join(org, flow, client)
+        room.receive(client, protocol.sync_update(edit(Doc(), "b")))
+        await room.drain()
+        room_ref = weakref.ref(room)
+        doc_ref = weakref.ref(room.flow.doc)
+        manager.leave(room, client)
+        del room
+        for _ in range(100):
+            if manager.loaded(org, flow) is None:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        await client.stop()
+        del client
+        gc.collect()
+        assert manager.room_count == 0
+        assert room_ref() is None and doc_ref() is None
+        await manager.close()
+    finally:
+        await database.close()
+
+
+async def test_two_instances_share_a_flow_through_the_log_and_bus(settings: Settings) -> None:
+    from minibase.realtime.bus import InProcessBus
+
+    database = Database(settings)
+    bus = InProcessBus()
+    store = Store(database, publish=bus.publish)
+    try:
+        bridge = MemoryBridge()
+        org, flow = await create_flow(
+            store, bridge, {"name": "F", "nodes": [node("a"), node("b")], "edges": []}
+        )
+        options = CollabOptions(unload_delay=0.01, materialize_delay=0.01)
+        one = RoomManager(bridge, CollabStore(store), options)
+        two = RoomManager(bridge, CollabStore(store), options)
+        one.subscribe(bus)
+        two.subscribe(bus)
+        c1, t1 = make_client()
+        c2, t2 = make_client()
+        room1 = await one.join(org, flow, c1)
+        room2 = await two.join(org, flow, c2)
+        assert room1 is not room2
+        room1.receive(c1, protocol.sync_step1(b"\x00"))
+        room2.receive(c2, protocol.sync_step1(b"\x00"))
+        await settle()
+        # Instance one: delete b. Instance two, concurrently: an edge a -> b.
+        doc1: Doc[Any] = Doc()
+        doc1.apply_update(room1.flow.doc.get_update())
+        before = doc1.get_state()
+        del doc1.get("nodes", type=Map)["b"]
+        room1.receive(c1, protocol.sync_update(doc1.get_update(before)))
+        doc2: Doc[Any] = Doc()
+        doc2.apply_update(room2.flow.doc.get_update())
+        before = doc2.get_state()
+        doc2.get("edges", type=Map)["ab"] = {"id": "ab", "source": "a", "target": "b"}
+        room2.receive(c2, protocol.sync_update(doc2.get_update(before)))
+        for _ in range(200):
+            await room1.drain()
+            await room2.drain()
+            f1, f2 = room1.flow.materialize(), room2.flow.materialize()
+            if f1 == f2 and [n["id"] for n in f1["nodes"]] == ["a"] and not f1["edges"]:
+                break
+            await asyncio.sleep(0.01)
+        assert room1.flow.materialize() == room2.flow.materialize()
+        assert [n["id"] for n in room1.flow.materialize()["nodes"]] == ["a"]
+        assert room1.flow.materialize()["edges"] == []
+        # Each instance's client got the other's edit through its own room.
+        for transport in (t1, t2):
+            check: Doc[Any] = Doc()
+            for message in transport.messages():
+                if isinstance(message, protocol.SyncStep2 | protocol.SyncUpdate):
+                    check.apply_update(message.update)
+            assert list(check.get("nodes", type=Map).keys()) == ["a"]
+            assert len(check.get("edges", type=Map)) == 0
+        await one.close()
+        await two.close()
+    finally:
+        await bus.close()
+        await database.close()
+
+
+async def test_on_change_is_throttled_and_split_by_author() -> None:
+    bridge = MemoryBridge()
+    bridge.flows[("org", "flow")] = {"name": "F", "nodes": [], "edges": []}
+    room = Room(
+        "org",
+        "flow",
+        FlowDoc(),
+        options=CollabOptions(materialize_delay=0.05),
+        persistence=None,
+        bridge=bridge,
+    )
+    alice, _ = make_client()
+    bob_access = CollabAccess(
+        Principal(kind="user", id="u2", credential_id="s2", user_id="u2"), Role.EDITOR
+    )
+    bob, _ = make_client(bob_access)
+    doc: Doc[Any] = Doc()
+    for key in ("a1", "a2", "a3"):
+        room.receive(alice, protocol.sync_update(edit(doc, key)))
+    room.receive(bob, protocol.sync_update(edit(doc, "b1")))  # another author: alice's go now
+    await asyncio.sleep(0.15)
+    authors = [change[3].id for change in bridge.changes]
+    assert authors == ["u1", "u2"]
+    assert [n["id"] for n in bridge.changes[0][2]["nodes"]] == ["a1", "a2", "a3"]
+    assert [n["id"] for n in bridge.changes[1][2]["nodes"]] == ["a1", "a2", "a3", "b1"]
+    # REST writes never come back through on_change.
+    await room.apply_flow({"name": "G", "nodes": [], "edges": []}, EDITOR.principal)
+    await asyncio.sleep(0.1)
+    assert len(bridge.changes) == 2
+    await room.close()
+
+
+class FailingStore(CollabStore):
+    async def append(self, org_id: str, flow_id: str, update: bytes, principal: Principal) -> int:
+        from sqlalchemy.exc import OperationalError
+
+        raise OperationalError("INSERT", {}, Exception("disk full"))
+
+
+async def test_storage_failure_closes_the_room_and_fails_rest_writes(settings: Settings) -> None:
+    import pytest
+
+    from minibase.errors import ServiceUnavailable
+
+    database = Database(settings)
+    store = Store(database)
+    try:
+        room = Room(
+            "org",
+            "flow",
+            FlowDoc(),
+            options=CollabOptions(),
+            persistence=FailingStore(store),
+            bridge=None,
+        )
+        client, transport = make_client()
+        room.join(client)
+        room.receive(client, protocol.sync_update(edit(Doc(), "x")))
+        with pytest.raises(ServiceUnavailable):
+            await room.drain()
+        await client.stop()
+        assert transport.closed == (1011, "storage failure")
+        assert room.broken
+        with pytest.raises(ServiceUnavailable):
+            await room.apply_flow({"name": "x", "nodes": [], "edges": []}, EDITOR.principal)
+        await room.close()
+    finally:
+        await database.close()
+
+
+async def test_mangled_updates_raise_protocol_error_only_and_room_stays_usable() -> None:
+    import random
+
+    from minibase.collab.protocol import ProtocolError
+
+    room = Room("org", "flow", FlowDoc(), options=CollabOptions(), persistence=None, bridge=None)
+    client, _ = make_client()
+    room.join(client)
+    good = edit(Doc(), "a")
+    rng = random.Random(1)
+    for _ in range(3000):
+        mangled = bytearray(good)
+        for _ in range(rng.randint(1, 4)):
+            op = rng.random()
+            if op < 0.5:
+                mangled[rng.randrange(len(mangled))] = rng.randrange(256)
+            elif op < 0.75 and len(mangled) > 1:
+                del mangled[rng.randrange(len(mangled))]
+            else:
+                mangled.insert(rng.randrange(len(mangled) + 1), rng.randrange(256))
+        frame = protocol.sync_update(bytes(mangled)) if rng.random() < 0.8 else bytes(mangled)
+        with contextlib.suppress(ProtocolError):
+            room.receive(client, frame)
+    await room.drain()
+    room.receive(client, protocol.sync_update(edit(Doc(), "after")))
+    await room.drain()
+    assert "after" in room.flow.nodes
+    await room.close()
+
+
+async def test_unload_flow_closes_clients_and_apply_flow_loads_rooms(settings: Settings) -> None:
+    database = Database(settings)
+    store = Store(database)
+    try:
+        bridge = MemoryBridge()
+        org, flow = await create_flow(
+            store, bridge, {"name": "F", "nodes": [node("a")], "edges": []}
+        )
+        manager = RoomManager(bridge, CollabStore(store), CollabOptions(unload_delay=0.01))
+        update = await manager.apply_flow(
+            org, flow, {"name": "G", "nodes": [node("a"), node("b")], "edges": []}, EDITOR.principal
+        )
+        assert update
+        client, transport = make_client()
+        room = await manager.join(org, flow, client)
+        assert [n["id"] for n in room.flow.materialize()["nodes"]] == ["a", "b"]
+        await manager.unload_flow(org, flow)
+        assert manager.loaded(org, flow) is None
+        assert transport.closed == (4404, "flow deleted")
+        stored = await CollabStore(store).load(org, flow)
+        loaded: Doc[Any] = Doc()
+        if stored.snapshot:
+            loaded.apply_update(stored.snapshot)
+        for u in stored.updates:
+            loaded.apply_update(u)
+        assert sorted(loaded.get("nodes", type=Map).keys()) == ["a", "b"]
+        await manager.close()
+    finally:
+        await database.close()

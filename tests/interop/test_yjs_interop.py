@@ -1,0 +1,91 @@
+"""Stock yjs + y-websocket (Node) clients edit one flow through the Python server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from minibase.config import Settings
+from minibase.domain.roles import Role
+from tests.collab.conftest import start_server
+from tests.collab.fakes import create_flow, edge, node
+from tests.services import skip_or_fail
+
+HERE = Path(__file__).parent
+FLOW = {"name": "Interop", "nodes": [node("a"), node("b", 100, 0)], "edges": [edge("e1", "a", "b")]}
+
+
+def _by_id(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(entries, key=lambda e: e["id"])
+
+
+@pytest.fixture(params=["2", "3"])
+def y_websocket_major(request: pytest.FixtureRequest) -> str:
+    node_bin = shutil.which("node")
+    if node_bin is None or not (HERE / "node_modules" / "y-websocket").is_dir():
+        skip_or_fail("node or tests/interop/node_modules missing (run npm ci in tests/interop)")
+    return str(request.param)
+
+
+async def test_three_stock_providers_converge(settings: Settings, y_websocket_major: str) -> None:
+    server, task, collab = await start_server(settings)
+    try:
+        org, flow = await create_flow(collab.store, collab.bridge, FLOW)
+        tokens = [f"tok{i}" for i in range(3)]
+        for token in tokens:
+            collab.authorizer.add(token, org)
+        collab.authorizer.add("viewer", org, role=Role.VIEWER)
+        proc = await asyncio.create_subprocess_exec(
+            "node",
+            str(HERE / "collab_clients.mjs"),
+            f"ws://127.0.0.1:{collab.port}/v1/collab/{org}",
+            flow,
+            ",".join(tokens),
+            "viewer",
+            y_websocket_major,
+            cwd=HERE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(), 60)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+            raise
+        assert proc.returncode == 0, err.decode()
+        result = json.loads(out)
+        await asyncio.sleep(0.1)
+        server_flow = await collab.manager.materialized(org, flow)
+        client_flow = result["flow"]
+        assert server_flow["name"] == client_flow["name"] == "Edited together"
+        assert _by_id(server_flow["nodes"]) == client_flow["nodes"]
+        assert _by_id(server_flow["edges"]) == client_flow["edges"]
+        assert len(server_flow["nodes"]) == 16
+        a = next(n for n in server_flow["nodes"] if n["id"] == "a")
+        assert a["position"] == {"x": 11, "y": 22} and a["data"] == {"label": "edited by 1"}
+        assert {e["id"] for e in server_flow["edges"]} == {"c0"}
+        assert result["viewerDenied"] == ["read-only"]
+        assert result["notes"][0]["type"] == "rule_violation"
+        assert result["notes"][0]["removed"] == [
+            {"kind": "edge", "id": "bad", "reason": "missing_node"}
+        ]
+        assert result["awareness"] == [4, 4, 4]
+        # The viewer received everything, and its own edit never left it.
+        assert [n["id"] for n in result["viewer"]["nodes"] if n["id"] != "v"] == [
+            n["id"] for n in client_flow["nodes"]
+        ]
+        # Materialized into the REST flow (debounced on_change).
+        for _ in range(100):
+            if collab.bridge.changes and len(collab.bridge.flows[(org, flow)]["nodes"]) == 16:
+                break
+            await asyncio.sleep(0.05)
+        assert _by_id(collab.bridge.flows[(org, flow)]["nodes"]) == client_flow["nodes"]
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 20)
