@@ -39,17 +39,25 @@ BODIES: dict[tuple[str, str], Callable[[], Any]] = {
     ("PATCH", "/v1/orgs/{orgId}"): lambda: {"name": "Renamed"},
     ("PATCH", "/v1/orgs/{orgId}/members/{userId}"): lambda: {"role": "viewer"},
     ("POST", "/v1/orgs/{orgId}/invitations"): lambda: {
-        "email": f"inv-{secrets.token_hex(4)}@example.com", "role": "viewer"},
+        "email": f"inv-{secrets.token_hex(4)}@example.com",
+        "role": "viewer",
+    },
     ("POST", "/v1/orgs/{orgId}/api-keys"): lambda: {"name": "k", "role": "viewer"},
     ("POST", "/v1/orgs/{orgId}/flows"): lambda: {"name": "f", "nodes": [], "edges": []},
     ("PUT", "/v1/orgs/{orgId}/flows/{flowId}"): lambda: {
-        "name": "f", "nodes": [], "edges": [], "baseVersion": 1},
+        "name": "f",
+        "nodes": [],
+        "edges": [],
+        "baseVersion": 1,
+    },
     ("PATCH", "/v1/orgs/{orgId}/flows/{flowId}"): lambda: {"ops": []},
     ("POST", "/v1/orgs/{orgId}/flows/{flowId}/outputs"): lambda: {
-        "nodeId": "n1", "output": {"v": 1}, "computeTime": 1},
+        "nodeId": "n1",
+        "output": {"v": 1},
+        "computeTime": 1,
+    },
     ("POST", "/v1/invitations/accept"): lambda: {"token": "mb_inv_x"},
-    ("POST", "/v1/auth/password"): lambda: {
-        "currentPassword": "x" * 10, "newPassword": "y" * 10},
+    ("POST", "/v1/auth/password"): lambda: {"currentPassword": "x" * 10, "newPassword": "y" * 10},
     ("POST", "/v1/orgs"): lambda: {"name": "x"},
 }
 
@@ -127,8 +135,9 @@ def params_of(path: str) -> list[str]:
     return [m.group(1) for m in _PARAM.finditer(path)]
 
 
-async def call(client: httpx.AsyncClient, method: str, template: str, path: str,
-               headers: dict[str, str]) -> httpx.Response:
+async def call(
+    client: httpx.AsyncClient, method: str, template: str, path: str, headers: dict[str, str]
+) -> httpx.Response:
     body = BODIES.get((method, template), dict)()
     if method in ("GET", "DELETE"):
         return await client.request(method, path, headers=headers)
@@ -137,18 +146,24 @@ async def call(client: httpx.AsyncClient, method: str, template: str, path: str,
 
 async def invite_as(client: httpx.AsyncClient, owner: User, org_id: str, role: str) -> User:
     member = await signup(client)
-    inv = (await client.post(f"/v1/orgs/{org_id}/invitations",
-                             json={"email": member.email, "role": role},
-                             headers=owner.headers)).json()
-    accepted = await client.post("/v1/invitations/accept", json={"token": inv["token"]},
-                                 headers=member.headers)
+    inv = (
+        await client.post(
+            f"/v1/orgs/{org_id}/invitations",
+            json={"email": member.email, "role": role},
+            headers=owner.headers,
+        )
+    ).json()
+    accepted = await client.post(
+        "/v1/invitations/accept", json={"token": inv["token"]}, headers=member.headers
+    )
     assert accepted.status_code == 200, accepted.text
     return member
 
 
 async def api_key(client: httpx.AsyncClient, owner: User, org_id: str, role: str) -> str:
-    response = await client.post(f"/v1/orgs/{org_id}/api-keys",
-                                 json={"name": role, "role": role}, headers=owner.headers)
+    response = await client.post(
+        f"/v1/orgs/{org_id}/api-keys", json={"name": role, "role": role}, headers=owner.headers
+    )
     assert response.status_code == 201, response.text
     return str(response.json()["key"])
 
@@ -171,9 +186,7 @@ def test_every_org_route_declares_an_action(app: FastAPI) -> None:
 
 @pytest.mark.parametrize("kind", ["user", "api_key"])
 @pytest.mark.parametrize("role", [r.value for r in Role])
-async def test_role_matrix(
-    app: FastAPI, client: httpx.AsyncClient, role: str, kind: str
-) -> None:
+async def test_role_matrix(app: FastAPI, client: httpx.AsyncClient, role: str, kind: str) -> None:
     owner = await signup(client)
     org = await create_org(client, owner)
     if kind == "user":
@@ -182,8 +195,9 @@ async def test_role_matrix(
         headers = bearer(await api_key(client, owner, org["id"], role))
     wrong: list[str] = []
     for method, template, action in org_routes(app):
-        response = await call(client, method, template, fill(template, {"orgId": org["id"]}),
-                              headers)
+        response = await call(
+            client, method, template, fill(template, {"orgId": org["id"]}), headers
+        )
         allowed = is_allowed(Role(role), action)
         code = response.json().get("error", {}).get("code") if response.content else None
         denied = response.status_code == 403 and code == "forbidden"
@@ -202,20 +216,32 @@ async def test_idor_other_orgs_ids_are_404_and_change_nothing(
     victim = await signup(client)
     org_b = await create_org(client, victim)
     member_b = await invite_as(client, victim, org_b["id"], "editor")
-    invitation_b = (await client.post(f"/v1/orgs/{org_b['id']}/invitations",
-                                      json={"email": "pending@example.com", "role": "viewer"},
-                                      headers=victim.headers)).json()
-    key_b = (await client.post(f"/v1/orgs/{org_b['id']}/api-keys",
-                               json={"name": "b", "role": "admin"},
-                               headers=victim.headers)).json()
+    invitation_b = (
+        await client.post(
+            f"/v1/orgs/{org_b['id']}/invitations",
+            json={"email": "pending@example.com", "role": "viewer"},
+            headers=victim.headers,
+        )
+    ).json()
+    key_b = (
+        await client.post(
+            f"/v1/orgs/{org_b['id']}/api-keys",
+            json={"name": "b", "role": "admin"},
+            headers=victim.headers,
+        )
+    ).json()
     ids_b: dict[str, str] = {
-        "userId": member_b.id, "invitationId": invitation_b["id"], "keyId": key_b["id"],
+        "userId": member_b.id,
+        "invitationId": invitation_b["id"],
+        "keyId": key_b["id"],
     }
     routes = org_routes(app)
     if any(t == f"{ORG_PREFIX}/flows" and m == "POST" for m, t, _ in routes):
-        flow = await client.post(f"/v1/orgs/{org_b['id']}/flows",
-                                 json={"name": "secret", "nodes": [], "edges": []},
-                                 headers=victim.headers)
+        flow = await client.post(
+            f"/v1/orgs/{org_b['id']}/flows",
+            json={"name": "secret", "nodes": [], "edges": []},
+            headers=victim.headers,
+        )
         assert flow.status_code == 201, flow.text
         ids_b["flowId"] = flow.json()["id"]
 
@@ -223,21 +249,30 @@ async def test_idor_other_orgs_ids_are_404_and_change_nothing(
     problems: list[str] = []
     for method, template, _ in routes:
         for who, headers in (("session", attacker.headers), ("api key", attacker_key)):
-            in_b = await call(client, method, template,
-                              fill(template, {**ids_b, "orgId": org_b["id"]}), headers)
+            in_b = await call(
+                client, method, template, fill(template, {**ids_b, "orgId": org_b["id"]}), headers
+            )
             random_org_id = f"org_{secrets.token_hex(8)}"
-            random_org = await call(client, method, template,
-                                    fill(template, {**ids_b, "orgId": random_org_id}), headers)
+            random_org = await call(
+                client, method, template, fill(template, {**ids_b, "orgId": random_org_id}), headers
+            )
             if in_b.status_code != 404 or in_b.json() != random_org.json():
                 problems.append(f"{who} {method} {template} in B -> {in_b.status_code}")
             if len(params_of(template)) > 1 and not (method == "DELETE" and template == ORG_PREFIX):
                 # A's own org id with B's object ids: as unknown as random object ids.
-                cross = await call(client, method, template,
-                                   fill(template, {**ids_b, "orgId": org_a["id"]}), headers)
-                random_ids = await call(client, method, template,
-                                        fill(template, {"orgId": org_a["id"]}), headers)
+                cross = await call(
+                    client,
+                    method,
+                    template,
+                    fill(template, {**ids_b, "orgId": org_a["id"]}),
+                    headers,
+                )
+                random_ids = await call(
+                    client, method, template, fill(template, {"orgId": org_a["id"]}), headers
+                )
                 if (cross.status_code, cross.json().get("error", {}).get("code")) != (
-                    random_ids.status_code, random_ids.json().get("error", {}).get("code")
+                    random_ids.status_code,
+                    random_ids.json().get("error", {}).get("code"),
                 ) or cross.status_code != 404:
                     problems.append(f"{who} {method} {template} A+B ids -> {cross.status_code}")
     assert not problems, "; ".join(problems)

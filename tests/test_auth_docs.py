@@ -16,8 +16,11 @@ def test_permission_table_matches_the_code() -> None:
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) != 5 or not cells[0].startswith("`"):
             continue
-        allowed = {role for role, cell in zip((Role.ADMIN, Role.EDITOR, Role.VIEWER),
-                                              cells[1:4], strict=True) if cell == "✓"}
+        allowed = {
+            role
+            for role, cell in zip((Role.ADMIN, Role.EDITOR, Role.VIEWER), cells[1:4], strict=True)
+            if cell == "✓"
+        }
         for name in re.findall(r"`([a-z_.]+)`", cells[0]):
             documented[Action(name)] = allowed
     assert set(documented) == set(Action), "every action is in docs/auth.md"

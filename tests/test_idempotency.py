@@ -27,12 +27,18 @@ async def test_replay_changes_nothing(client: httpx.AsyncClient) -> None:
     orgs = (await client.get("/v1/orgs", headers=admin.headers)).json()["items"]
     assert [o["name"] for o in orgs] == ["Once"]
 
-    assert_error(await client.post("/v1/orgs", json={"name": "Other"}, headers=headers),
-                 422, "validation_error")
+    assert_error(
+        await client.post("/v1/orgs", json={"name": "Other"}, headers=headers),
+        422,
+        "validation_error",
+    )
     # The key belongs to the token: another user's identical request runs.
     bob = await signup(client)
-    theirs = await client.post("/v1/orgs", json={"name": "Once"},
-                               headers={**bob.headers, "Idempotency-Key": "create-org-1"})
+    theirs = await client.post(
+        "/v1/orgs",
+        json={"name": "Once"},
+        headers={**bob.headers, "Idempotency-Key": "create-org-1"},
+    )
     assert theirs.status_code == 201 and theirs.json()["id"] != first.json()["id"]
 
     # 4xx answers are replayed too; DELETE works the same way.
@@ -41,8 +47,7 @@ async def test_replay_changes_nothing(client: httpx.AsyncClient) -> None:
     assert (await client.delete(f"/v1/orgs/{org_id}", headers=delete_headers)).status_code == 204
     replayed = await client.delete(f"/v1/orgs/{org_id}", headers=delete_headers)
     assert replayed.status_code == 204 and replayed.headers["idempotent-replayed"] == "true"
-    assert_error(await client.delete(f"/v1/orgs/{org_id}", headers=admin.headers),
-                 404, "not_found")
+    assert_error(await client.delete(f"/v1/orgs/{org_id}", headers=admin.headers), 404, "not_found")
 
 
 async def test_answers_with_secrets_replay_but_are_stored_sealed(
@@ -56,18 +61,28 @@ async def test_answers_with_secrets_replay_but_are_stored_sealed(
     assert retry.status_code == 201 and retry.json() == first.json()
     assert retry.headers["idempotent-replayed"] == "true"
     # Another password with the same key is another request, not a way to read the first.
-    assert_error(await client.post("/v1/auth/signup", headers=key_headers,
-                                   json={**body, "password": "another password"}),
-                 422, "validation_error")
+    assert_error(
+        await client.post(
+            "/v1/auth/signup", headers=key_headers, json={**body, "password": "another password"}
+        ),
+        422,
+        "validation_error",
+    )
 
     user = User(id=first.json()["user"]["id"], email=body["email"], token=first.json()["token"])
     org = await create_org(client, user)
     key_body = {"name": "k", "role": "viewer"}
-    key = await client.post(f"/v1/orgs/{org['id']}/api-keys", json=key_body,
-                            headers={**user.headers, "Idempotency-Key": "key-1"})
+    key = await client.post(
+        f"/v1/orgs/{org['id']}/api-keys",
+        json=key_body,
+        headers={**user.headers, "Idempotency-Key": "key-1"},
+    )
     assert key.status_code == 201
-    again = await client.post(f"/v1/orgs/{org['id']}/api-keys", json=key_body,
-                              headers={**user.headers, "Idempotency-Key": "key-1"})
+    again = await client.post(
+        f"/v1/orgs/{org['id']}/api-keys",
+        json=key_body,
+        headers={**user.headers, "Idempotency-Key": "key-1"},
+    )
     assert again.status_code == 201 and again.json() == key.json()
     listed = (await client.get(f"/v1/orgs/{org['id']}/api-keys", headers=user.headers)).json()
     assert len(listed["items"]) == 1
@@ -77,8 +92,14 @@ async def test_answers_with_secrets_replay_but_are_stored_sealed(
         rows = (await uow.execute(select(idempotency_records))).all()
     dumped = repr(rows)
     assert len(rows) == 2
-    for secret in (first.json()["token"], key.json()["key"], "signup-1", "key-1",
-                   "idem@example.com", org["id"]):
+    for secret in (
+        first.json()["token"],
+        key.json()["key"],
+        "signup-1",
+        "key-1",
+        "idem@example.com",
+        org["id"],
+    ):
         assert secret not in dumped
 
 
@@ -99,12 +120,17 @@ async def test_no_replay_for_a_revoked_token(client: httpx.AsyncClient) -> None:
     headers = {**admin.headers, "Idempotency-Key": "k"}
     assert (await client.post("/v1/orgs", json={"name": "x"}, headers=headers)).status_code == 201
     assert (await client.post("/v1/auth/logout", headers=admin.headers)).status_code == 204
-    assert_error(await client.post("/v1/orgs", json={"name": "x"}, headers=headers),
-                 401, "unauthenticated")
+    assert_error(
+        await client.post("/v1/orgs", json={"name": "x"}, headers=headers), 401, "unauthenticated"
+    )
 
 
 async def test_bad_key_is_rejected(client: httpx.AsyncClient) -> None:
     admin = await signup(client)
-    assert_error(await client.post("/v1/orgs", json={"name": "x"},
-                                   headers={**admin.headers, "Idempotency-Key": "a" * 300}),
-                 422, "validation_error")
+    assert_error(
+        await client.post(
+            "/v1/orgs", json={"name": "x"}, headers={**admin.headers, "Idempotency-Key": "a" * 300}
+        ),
+        422,
+        "validation_error",
+    )

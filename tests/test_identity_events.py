@@ -22,23 +22,35 @@ async def test_member_and_credential_events(app: FastAPI, client: httpx.AsyncCli
     admin = await signup(client)
     org = await create_org(client, admin)
     bob = await join(client, admin, org["id"], "viewer")
-    await client.patch(f"/v1/orgs/{org['id']}/members/{bob.id}", json={"role": "editor"},
-                       headers=admin.headers)
+    await client.patch(
+        f"/v1/orgs/{org['id']}/members/{bob.id}", json={"role": "editor"}, headers=admin.headers
+    )
     await client.delete(f"/v1/orgs/{org['id']}/members/{bob.id}", headers=admin.headers)
-    key = (await client.post(f"/v1/orgs/{org['id']}/api-keys",
-                             json={"name": "k", "role": "viewer"}, headers=admin.headers)).json()
+    key = (
+        await client.post(
+            f"/v1/orgs/{org['id']}/api-keys",
+            json={"name": "k", "role": "viewer"},
+            headers=admin.headers,
+        )
+    ).json()
     await client.delete(f"/v1/orgs/{org['id']}/api-keys/{key['id']}", headers=admin.headers)
-    second = (await client.post("/v1/auth/login",
-                                json={"email": admin.email, "password": PASSWORD})).json()
-    await client.post("/v1/auth/password", json={"currentPassword": PASSWORD,
-                                                 "newPassword": "another password"},
-                      headers=admin.headers)
+    second = (
+        await client.post("/v1/auth/login", json={"email": admin.email, "password": PASSWORD})
+    ).json()
+    await client.post(
+        "/v1/auth/password",
+        json={"currentPassword": PASSWORD, "newPassword": "another password"},
+        headers=admin.headers,
+    )
     await client.post("/v1/auth/logout", headers=admin.headers)
     assert (await client.get("/v1/me", headers=bearer(second["token"]))).status_code == 401
 
     members = [(e.kind, e.ids, e.extra.get("change")) for e in seen if e.kind == "members"]
-    assert members == [("members", (bob.id,), "joined"), ("members", (bob.id,), "role"),
-                       ("members", (bob.id,), "removed")]
+    assert members == [
+        ("members", (bob.id,), "joined"),
+        ("members", (bob.id,), "role"),
+        ("members", (bob.id,), "removed"),
+    ]
     credentials = [(e.org_id, e.extra["type"]) for e in seen if e.kind == "credentials"]
     assert credentials == [(org["id"], "api_key"), ("*", "session"), ("*", "session")]
     assert next(e for e in seen if e.kind == "credentials").ids == (key["id"],)

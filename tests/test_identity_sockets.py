@@ -25,22 +25,29 @@ async def test_key_revocation_and_password_change_close_sockets(
 ) -> None:
     admin = await signup(client)
     org = await create_org(client, admin)
-    key = (await client.post(f"/v1/orgs/{org['id']}/api-keys",
-                             json={"name": "k", "role": "viewer"}, headers=admin.headers)).json()
+    key = (
+        await client.post(
+            f"/v1/orgs/{org['id']}/api-keys",
+            json={"name": "k", "role": "viewer"},
+            headers=admin.headers,
+        )
+    ).json()
     async with connect(live_url, key["key"]) as ws:
         first = await subscribe(ws, "m", "members.list", orgId=org["id"])
         assert first["type"] == "result"
         await client.delete(f"/v1/orgs/{org['id']}/api-keys/{key['id']}", headers=admin.headers)
         await _closed_with(ws, 4401)
 
-    other = (await client.post("/v1/auth/login",
-                               json={"email": admin.email, "password": PASSWORD})).json()
+    other = (
+        await client.post("/v1/auth/login", json={"email": admin.email, "password": PASSWORD})
+    ).json()
     async with connect(live_url, other["token"]) as ws:
         assert (await subscribe(ws, "m", "members.list", orgId=org["id"]))["type"] == "result"
-        changed = await client.post("/v1/auth/password",
-                                    json={"currentPassword": PASSWORD,
-                                          "newPassword": "a new password"},
-                                    headers=admin.headers)
+        changed = await client.post(
+            "/v1/auth/password",
+            json={"currentPassword": PASSWORD, "newPassword": "a new password"},
+            headers=admin.headers,
+        )
         assert changed.status_code == 204
         await _closed_with(ws, 4401)
 
@@ -54,8 +61,9 @@ async def test_members_list_follows_changes_and_removal_ends_access(
     async with connect(live_url, bob.token) as ws:
         first = await subscribe(ws, "m", "members.list", orgId=org["id"])
         assert [m["role"] for m in first["value"]["items"]] == ["admin", "viewer"]
-        await client.patch(f"/v1/orgs/{org['id']}/members/{bob.id}", json={"role": "editor"},
-                           headers=admin.headers)
+        await client.patch(
+            f"/v1/orgs/{org['id']}/members/{bob.id}", json={"role": "editor"}, headers=admin.headers
+        )
         changed = await recv_for(ws, "m")
         assert [m["role"] for m in changed["value"]["items"]] == ["admin", "editor"]
         await client.delete(f"/v1/orgs/{org['id']}/members/{bob.id}", headers=admin.headers)

@@ -76,9 +76,7 @@ async def _smtp_session(
 @pytest.fixture
 async def mailbox() -> AsyncIterator[Mailbox]:
     box = Mailbox()
-    server = await asyncio.start_server(
-        lambda r, w: _smtp_session(r, w, box), "127.0.0.1", 0
-    )
+    server = await asyncio.start_server(lambda r, w: _smtp_session(r, w, box), "127.0.0.1", 0)
     box.port = server.sockets[0].getsockname()[1]
     async with server:
         yield box
@@ -86,10 +84,15 @@ async def mailbox() -> AsyncIterator[Mailbox]:
 
 async def test_smtp_sender_delivers_and_keeps_nothing(mailbox: Mailbox) -> None:
     sender = SmtpInvitationSender(f"smtp://127.0.0.1:{mailbox.port}", "noreply@example.com")
-    await sender.send(OutgoingInvitation(
-        email="bob@example.com", organization_name="Acme", role="editor",
-        link="http://x/invite#mb_inv_abc", expires_at=0,
-    ))
+    await sender.send(
+        OutgoingInvitation(
+            email="bob@example.com",
+            organization_name="Acme",
+            role="editor",
+            link="http://x/invite#mb_inv_abc",
+            expires_at=0,
+        )
+    )
     ((mail_from, rcpt, data),) = mailbox.messages
     assert mail_from == "noreply@example.com" and rcpt == ["bob@example.com"]
     assert "http://x/invite#mb_inv_abc" in _text(data) and "Acme" in _text(data)
@@ -101,9 +104,12 @@ async def test_app_mails_invitations_when_smtp_is_set(
 ) -> None:
     from minibase.app import create_app
 
-    configured = settings.model_copy(update={
-        "smtp_url": f"smtp://127.0.0.1:{mailbox.port}", "public_url": "https://mb.example/",
-    })
+    configured = settings.model_copy(
+        update={
+            "smtp_url": f"smtp://127.0.0.1:{mailbox.port}",
+            "public_url": "https://mb.example/",
+        }
+    )
     app: FastAPI = create_app(configured, run_migrations=False)
     async with app.router.lifespan_context(app):
         ctx: AppContext = app.state.ctx
@@ -131,8 +137,9 @@ async def test_smtp_failure_does_not_fail_the_invitation(
 ) -> None:
     from minibase.app import create_app
 
-    app: FastAPI = create_app(settings.model_copy(update={"smtp_url": "smtp://127.0.0.1:1"}),
-                              run_migrations=False)
+    app: FastAPI = create_app(
+        settings.model_copy(update={"smtp_url": "smtp://127.0.0.1:1"}), run_migrations=False
+    )
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 1))
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
@@ -140,7 +147,8 @@ async def test_smtp_failure_does_not_fail_the_invitation(
             org = await create_org(client, admin)
             created = await client.post(
                 f"/v1/orgs/{org['id']}/invitations",
-                json={"email": "dan@example.com", "role": "viewer"}, headers=admin.headers,
+                json={"email": "dan@example.com", "role": "viewer"},
+                headers=admin.headers,
             )
     assert created.status_code == 201
     assert "could not deliver" in caplog.text

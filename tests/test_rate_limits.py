@@ -23,10 +23,13 @@ from tests.test_http_basics import assert_error
 
 @pytest.fixture
 async def limited(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    tight = settings.model_copy(update={
-        "login_max_attempts": 3, "login_max_attempts_per_address": 7,
-        "rate_limit_per_second": 5,
-    })
+    tight = settings.model_copy(
+        update={
+            "login_max_attempts": 3,
+            "login_max_attempts_per_address": 7,
+            "rate_limit_per_second": 5,
+        }
+    )
     app = create_app(tight, run_migrations=False)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, client=("10.0.0.1", 50000))
@@ -50,8 +53,7 @@ async def test_login_blocks_per_account_then_expires(
     wrong = {"email": user.email, "password": "wrong password"}
     for _ in range(3):
         assert_error(await client.post("/v1/auth/login", json=wrong), 401, "unauthenticated")
-    blocked = await client.post("/v1/auth/login", json={"email": user.email,
-                                                        "password": PASSWORD})
+    blocked = await client.post("/v1/auth/login", json={"email": user.email, "password": PASSWORD})
     assert_error(blocked, 429, "rate_limited")
     assert 1 <= int(blocked.headers["retry-after"]) <= 300
     # Unknown accounts are limited the same way (no enumeration through the limiter).
@@ -72,38 +74,59 @@ async def test_login_blocks_per_account_then_expires(
     assert account_bucket("login", "ghost@example.com", 3).name in buckets
     for _ in range(2):
         assert_error(await client.post("/v1/auth/login", json=wrong), 401, "unauthenticated")
-    assert (await client.post("/v1/auth/login", json={"email": user.email,
-                                                      "password": PASSWORD})).status_code == 200
+    assert (
+        await client.post("/v1/auth/login", json={"email": user.email, "password": PASSWORD})
+    ).status_code == 200
 
 
 async def test_login_blocks_per_address(limited: tuple[FastAPI, httpx.AsyncClient]) -> None:
     app, client = limited
     for i in range(7):
-        assert_error(await client.post("/v1/auth/login", json={
-            "email": f"spray{i}@example.com", "password": "wrong password"}),
-            401, "unauthenticated")
-    assert_error(await client.post("/v1/auth/login", json={
-        "email": "spray9@example.com", "password": "wrong password"}), 429, "rate_limited")
+        assert_error(
+            await client.post(
+                "/v1/auth/login",
+                json={"email": f"spray{i}@example.com", "password": "wrong password"},
+            ),
+            401,
+            "unauthenticated",
+        )
+    assert_error(
+        await client.post(
+            "/v1/auth/login", json={"email": "spray9@example.com", "password": "wrong password"}
+        ),
+        429,
+        "rate_limited",
+    )
     await _unblock(app)
-    assert_error(await client.post("/v1/auth/login", json={
-        "email": "spray9@example.com", "password": "wrong password"}), 401, "unauthenticated")
+    assert_error(
+        await client.post(
+            "/v1/auth/login", json={"email": "spray9@example.com", "password": "wrong password"}
+        ),
+        401,
+        "unauthenticated",
+    )
 
 
 async def test_failed_signups_are_limited(limited: tuple[FastAPI, httpx.AsyncClient]) -> None:
     _, client = limited
     user = await signup(client)
     for _ in range(3):
-        assert_error(await client.post("/v1/auth/signup", json={
-            "email": user.email, "password": PASSWORD}), 409, "conflict")
-    assert_error(await client.post("/v1/auth/signup", json={
-        "email": user.email, "password": PASSWORD}), 429, "rate_limited")
+        assert_error(
+            await client.post("/v1/auth/signup", json={"email": user.email, "password": PASSWORD}),
+            409,
+            "conflict",
+        )
+    assert_error(
+        await client.post("/v1/auth/signup", json={"email": user.email, "password": PASSWORD}),
+        429,
+        "rate_limited",
+    )
 
 
 async def test_per_token_limit(limited: tuple[FastAPI, httpx.AsyncClient]) -> None:
     _, client = limited
     user = await signup(client)
-    statuses = [(await client.get("/v1/me", headers=user.headers)).status_code
-                for _ in range(30)]
+    statuses = [(await client.get("/v1/me", headers=user.headers)).status_code for _ in range(30)]
     assert 429 in statuses and statuses[0] == 200
     limited_response = await client.get("/v1/me", headers=user.headers)
     assert_error(limited_response, 429, "rate_limited")

@@ -89,7 +89,8 @@ def create_app(
         )
         app.state.ctx = ctx
         options = collab_options or CollabOptions(
-            materialize_delay=settings.collab_version_seconds
+            materialize_delay=settings.collab_version_seconds,
+            unload_delay=settings.collab_unload_seconds,
         )
         setting_limits = Limits(
             max_nodes=settings.max_flow_nodes,

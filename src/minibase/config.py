@@ -133,6 +133,17 @@ class Settings(BaseSettings):
     sync_revalidate_seconds: float = Field(
         30, gt=0, description="How often every live socket's token is re-validated."
     )
+    collab_version_seconds: float = Field(
+        2.0,
+        gt=0,
+        description=(
+            "Collaborative edits of one author within this many seconds become one flow "
+            "version (materialization debounce)."
+        ),
+    )
+    collab_unload_seconds: float = Field(
+        5.0, ge=0, description="A collab room stays loaded this long after its last client left."
+    )
     smtp_url: str = Field(
         "",
         description=(

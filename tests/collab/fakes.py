@@ -7,7 +7,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from minibase.collab.interfaces import CollabAccess, FlowJSON
+from minibase.collab.interfaces import CollabAccess, FlowJSON, RestChanges
 from minibase.collab.rules import Limits
 from minibase.domain.principal import SYSTEM, Principal
 from minibase.domain.roles import Role
@@ -68,6 +68,12 @@ class MemoryBridge:
         self.flows[(org_id, flow_id)] = copy.deepcopy(flow_json)
         self.changes.append((org_id, flow_id, copy.deepcopy(flow_json), author))
         self.changed.set()
+
+    async def rest_changes(self, org_id: str, flow_id: str) -> RestChanges | None:
+        return None  # the dict only ever holds what the rooms wrote
+
+    async def synced(self, org_id: str, flow_id: str, version: int) -> None:
+        return None
 
 
 async def create_flow(

@@ -256,6 +256,7 @@ async def test_two_instances_share_a_flow_through_the_log_and_bus(settings: Sett
 
     database = Database(settings)
     bus = InProcessBus()
+    await bus.start()
     store = Store(database, publish=bus.publish)
     try:
         bridge = MemoryBridge()

@@ -41,6 +41,18 @@ class CollabAuthorizer(Protocol):
     async def authorize(self, token: str, org_id: str, flow_id: str) -> CollabAccess: ...
 
 
+@dataclass(frozen=True, slots=True)
+class RestChanges:
+    """REST changes a live document has not seen yet."""
+
+    base: FlowJSON | None
+    """The flow as the document last agreed with it (``None``: take the document)."""
+    flow: FlowJSON
+    """The REST flow now."""
+    version: int
+    """Its version; pass to :meth:`FlowBridge.synced` once applied."""
+
+
 class FlowBridge(Protocol):
     """The flows REST service, as the collab rooms see it."""
 
@@ -62,4 +74,12 @@ class FlowBridge(Protocol):
         Yjs updates, never for changes that came in through ``RoomManager.apply_flow``.
         ``flow_json`` is ``{"name", "nodes", "edges"}``.
         """
+        ...
+
+    async def rest_changes(self, org_id: str, flow_id: str) -> RestChanges | None:
+        """What REST changed since the live document last agreed with it, or ``None``."""
+        ...
+
+    async def synced(self, org_id: str, flow_id: str, version: int) -> None:
+        """The live document now includes REST ``version``."""
         ...

@@ -214,6 +214,8 @@ class Room:
         self._change_timer: asyncio.TimerHandle | None = None
         self._bridge_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
+        self.rest_generation = 0
+        """Raised each time REST changes are applied (under :attr:`bridge_lock`)."""
         self._subscription = self.flow.doc.observe(self._on_transaction)
 
     # --- document -------------------------------------------------------------------
@@ -390,17 +392,27 @@ class Room:
         author, self._change_author = self._change_author, None
         if author is None or self.bridge is None:
             return
-        flow_json = self.flow.materialize()
-        snapshot = {
-            **flow_json,
-            "nodes": list(flow_json["nodes"]),
-            "edges": list(flow_json["edges"]),
-        }
-        task = asyncio.create_task(self._call_bridge(snapshot, author))
+        # The snapshot is this author's edits so far; see _call_bridge for REST changes.
+        task = asyncio.create_task(
+            self._call_bridge(self._snapshot(), self.rest_generation, author)
+        )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _call_bridge(self, flow_json: FlowJSON, author: Principal) -> None:
+    @property
+    def bridge_lock(self) -> asyncio.Lock:
+        """Held while the document is handed to the REST flow, or REST changes come in.
+
+        Both directions take it, so a materialization never carries a document read
+        before a REST change was applied into it (that would revert the REST change).
+        """
+        return self._bridge_lock
+
+    def _snapshot(self) -> FlowJSON:
+        flow_json = self.flow.materialize()
+        return {**flow_json, "nodes": list(flow_json["nodes"]), "edges": list(flow_json["edges"])}
+
+    async def _call_bridge(self, snapshot: FlowJSON, generation: int, author: Principal) -> None:
         assert self.bridge is not None
         async with self._bridge_lock:
             # Only after the updates it reflects are durable.
@@ -408,8 +420,12 @@ class Room:
                 await self.drain()
             except ServiceUnavailable:
                 return
+            if generation != self.rest_generation:
+                # REST changes came in after the snapshot: handing it over would revert
+                # them, so hand over the document as it is now (it includes them).
+                snapshot = self._snapshot()
             try:
-                await self.bridge.on_change(self.org_id, self.flow_id, flow_json, author)
+                await self.bridge.on_change(self.org_id, self.flow_id, snapshot, author)
             except asyncio.CancelledError:
                 raise
             except Exception:

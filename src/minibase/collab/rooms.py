@@ -17,12 +17,15 @@ from collections.abc import Callable
 from typing import Any
 
 from pycrdt import Doc
+from sqlalchemy.exc import SQLAlchemyError
 
 from minibase.collab.flow_doc import FlowDoc, FlowJSON
 from minibase.collab.interfaces import FlowBridge
 from minibase.collab.persistence import COLLAB_UPDATE, CollabStore
 from minibase.collab.room import ORIGIN_SEED, Client, CollabOptions, Room
+from minibase.domain.merge import merge_flows
 from minibase.domain.principal import SYSTEM, Principal
+from minibase.errors import MinibaseError
 from minibase.realtime.bus import EventBus
 from minibase.realtime.events import Event
 
@@ -50,6 +53,8 @@ class RoomManager:
         self._busy: dict[RoomKey, int] = {}
         self._closed = False
         self._bus_unsubscribe: Callable[[], None] | None = None
+        self._syncing: dict[RoomKey, asyncio.Task[None]] = {}
+        self._sync_again: set[RoomKey] = set()
 
     # --- other instances --------------------------------------------------------------
 
@@ -58,6 +63,15 @@ class RoomManager:
         self._bus_unsubscribe = bus.subscribe(self._on_event)
 
     async def _on_event(self, event: Event) -> None:
+        if event.kind == "flow" and event.ids:
+            # A committed REST change (here or on another instance) of a live flow.
+            room = self._rooms.get((event.org_id, event.ids[0]))
+            if room is not None:
+                if event.extra.get("deleted"):
+                    await self.unload_flow(event.org_id, event.ids[0])
+                else:
+                    self._schedule_rest_sync(room)
+            return
         if event.kind != COLLAB_UPDATE or not event.ids or self.persistence is None:
             return
         if event.extra.get("instance") == self.persistence.instance_id:
@@ -65,6 +79,54 @@ class RoomManager:
         room = self._rooms.get((event.org_id, event.ids[0]))
         if room is not None:
             room.request_catch_up()
+
+    # --- REST changes into live documents ------------------------------------------------
+
+    def _schedule_rest_sync(self, room: Room) -> None:
+        key = (room.org_id, room.flow_id)
+        task = self._syncing.get(key)
+        if task is not None and not task.done():
+            self._sync_again.add(key)
+            return
+        self._syncing[key] = asyncio.create_task(self._rest_sync_loop(room), name="collab-rest")
+
+    async def _rest_sync_loop(self, room: Room) -> None:
+        key = (room.org_id, room.flow_id)
+        self._sync_again.add(key)
+        while key in self._sync_again and not room.broken:
+            self._sync_again.discard(key)
+            try:
+                await self.sync_from_rest(room)
+            except MinibaseError as error:
+                log.warning(
+                    "collab: REST change not applied: %s",
+                    error.message,
+                    extra={"org": room.org_id, "flow": room.flow_id},
+                )
+                return
+            except SQLAlchemyError:
+                log.exception("collab: REST sync failed", extra={"org": room.org_id})
+                return
+
+    async def sync_from_rest(self, room: Room) -> None:
+        """Bring REST changes the live document has not seen into it, merging three ways.
+
+        Base: the flow version the document last agreed with; current: the live document
+        (with edits not yet materialized); incoming: the REST flow. Only what REST changed
+        since the base is applied, so no live edit is reverted. The merge and the
+        transaction run without yielding to the event loop, so no update slips between.
+        """
+        async with room.bridge_lock:
+            pending = await self.bridge.rest_changes(room.org_id, room.flow_id)
+            if pending is None:
+                return
+            current = room.flow.materialize()
+            base = pending.base if pending.base is not None else current
+            merged = merge_flows(base, current, pending.flow).flow_doc
+            merged.setdefault("name", pending.flow.get("name", ""))
+            await room.apply_flow(merged, SYSTEM)
+            room.rest_generation += 1
+            await self.bridge.synced(room.org_id, room.flow_id, pending.version)
 
     # --- public API -------------------------------------------------------------------
 
@@ -192,6 +254,8 @@ class RoomManager:
                 if seed and self.persistence is not None:
                     watermark = await self.persistence.append(org_id, flow_id, seed, SYSTEM)
                     log_rows, log_bytes = 1, len(seed)
+                if isinstance(hint.get("version"), int):
+                    await self.bridge.synced(org_id, flow_id, hint["version"])
             else:
                 doc: Doc[Any] = Doc()
                 with doc.transaction():
@@ -217,6 +281,9 @@ class RoomManager:
             self._rooms[key] = room
             if self._bus_unsubscribe is not None:
                 room.request_catch_up()  # appends other instances made while we loaded
+            if stored is not None and not stored.empty:
+                # REST writes made while no room was live are not in the stored state.
+                await self.sync_from_rest(room)
             return room
         finally:
             self._loading.pop(key, None)

@@ -116,8 +116,11 @@ async def _load(uow: TenantUnitOfWork, flow_id: str, *, lock: bool, deleted: boo
     return row
 
 
-def _emit_flow(uow: TenantUnitOfWork, flow_id: str, version: int | None) -> None:
-    uow.emit(Event(uow.org_id, "flow", (flow_id,), version))
+def _emit_flow(
+    uow: TenantUnitOfWork, flow_id: str, version: int | None, *, deleted: bool = False
+) -> None:
+    extra = {"deleted": True} if deleted else {}
+    uow.emit(Event(uow.org_id, "flow", (flow_id,), version, extra))
     uow.emit(Event(uow.org_id, "usage"))
 
 
@@ -211,6 +214,7 @@ async def _commit_change(
     meta: RequestMeta,
     details: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
+    collab_synced: bool = False,
 ) -> FlowResult:
     """Store ``after`` as the next version of ``row`` (which shows ``before``).
 
@@ -238,6 +242,7 @@ async def _commit_change(
             history_bytes=flows.c.history_bytes + len(payload.payload),
             version=version,
             last_modified=now,
+            **({"collab_version": version} if collab_synced else {}),
         )
     )
     if getattr(result, "rowcount", 0) != 1:
@@ -373,7 +378,7 @@ async def delete_flow(uow: TenantUnitOfWork, flow_id: str, meta: RequestMeta) ->
         meta=meta,
         details={"name": row.name, "outputsDeleted": outputs_size > 0},
     )
-    _emit_flow(uow, flow_id, None)
+    _emit_flow(uow, flow_id, None, deleted=True)
     uow.emit(Event(uow.org_id, "outputs", (flow_id,)))
 
 
@@ -423,3 +428,49 @@ def version_view(current_body: bytes, doc: dict[str, Any], row: Any) -> dict[str
         "lastModified": row.created_at,
         "versionCreatedBy": row.created_by,
     }
+
+
+async def save_collab(
+    uow: TenantUnitOfWork,
+    settings: Settings,
+    flow_id: str,
+    flow_json: dict[str, Any],
+    meta: RequestMeta,
+) -> FlowResult | None:
+    """Materialize a collab room's document as the next version (``None``: no change).
+
+    When REST moved the flow past the version the room last agreed with and the room has
+    not caught up yet, the room's document is merged onto the flow instead of replacing
+    it, so that REST change survives (and reaches the room when it catches up).
+    """
+    row = await _load(uow, flow_id, lock=True)
+    current = _document_of(row)
+    incoming = _validate(
+        settings,
+        {
+            "name": flow_json.get("name") or current["name"],
+            "nodes": flow_json.get("nodes", []),
+            "edges": flow_json.get("edges", []),
+        },
+    )
+    synced = row.collab_version is None or row.collab_version == row.version
+    if not synced:
+        base = await flow_history.document_at(uow, flow_id, row.collab_version)
+        incoming = _validate(settings, merge_flows(base, current, incoming).flow_doc)
+        incoming.setdefault("name", current["name"])
+    if incoming == current:
+        return None
+    return await _commit_change(
+        uow,
+        row,
+        current,
+        incoming,
+        action="flow.collab_edit",
+        meta=meta,
+        collab_synced=synced,
+    )
+
+
+async def mark_collab_synced(uow: TenantUnitOfWork, flow_id: str, version: int) -> None:
+    """The live document of ``flow_id`` now includes ``version``."""
+    await uow.execute(uow.update(flows).where(flows.c.id == flow_id).values(collab_version=version))

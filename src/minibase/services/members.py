@@ -46,9 +46,7 @@ def _member_select(uow: TenantUnitOfWork) -> Any:
     ).join(users, users.c.id == memberships.c.user_id)
 
 
-async def list_members(
-    uow: TenantUnitOfWork, *, limit: int, cursor: str | None
-) -> dict[str, Any]:
+async def list_members(uow: TenantUnitOfWork, *, limit: int, cursor: str | None) -> dict[str, Any]:
     """Members in the order they joined (``created_at``, then user id)."""
     after = decode_cursor(cursor, 2)
     stmt = _member_select(uow)

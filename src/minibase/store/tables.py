@@ -193,6 +193,8 @@ flows = Table(
     Column("size_bytes", BigInteger, nullable=False),
     Column("history_bytes", BigInteger, nullable=False, default=0),
     Column("version", Integer, nullable=False),
+    # The version the live Yjs document last agreed with (see services/collab_bridge.py).
+    Column("collab_version", Integer, nullable=True),
     Column("created_by", String(64), nullable=False),
     _ms("created_at"),
     _ms("last_modified"),
