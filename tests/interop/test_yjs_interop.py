@@ -89,3 +89,67 @@ async def test_three_stock_providers_converge(settings: Settings, y_websocket_ma
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, 20)
+
+
+async def test_stock_providers_and_rest_see_one_flow(
+    settings: Settings, y_websocket_major: str
+) -> None:
+    """The same run against the real app: real tokens, roles, and the REST flow."""
+    import httpx
+
+    from minibase.app import create_app
+    from tests.flows_helpers import new_org
+    from tests.helpers import signup
+    from tests.servers import serve_in_process
+
+    quick = settings.model_copy(update={"collab_version_seconds": 0.05})
+    app = create_app(quick, run_migrations=False)
+    async with app.router.lifespan_context(app), serve_in_process(app) as host:
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as api:
+            org = await new_org(api)
+            flow = await org.create_flow(FLOW["name"], FLOW["nodes"], FLOW["edges"])
+            viewer = await signup(api)
+            invite = await api.post(
+                f"/v1/orgs/{org.id}/invitations",
+                headers=org.admin.headers,
+                json={"email": viewer.email, "role": "viewer"},
+            )
+            await api.post(
+                "/v1/invitations/accept",
+                headers=viewer.headers,
+                json={"token": invite.json()["token"]},
+            )
+            proc = await asyncio.create_subprocess_exec(
+                "node",
+                str(HERE / "collab_clients.mjs"),
+                f"ws://{host}/v1/collab/{org.id}",
+                flow["id"],
+                ",".join([org.admin.token] * 3),
+                viewer.token,
+                y_websocket_major,
+                cwd=HERE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            try:
+                out, err = await asyncio.wait_for(proc.communicate(), 60)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+                raise
+            assert proc.returncode == 0, err.decode()
+            client_flow = json.loads(out)["flow"]
+            url = f"{org.flows_url}/{flow['id']}"
+            rest: dict[str, Any] = {}
+            for _ in range(200):
+                rest = (await api.get(url, headers=org.admin.headers)).json()
+                if (
+                    rest["name"] == "Edited together"
+                    and _by_id(rest["nodes"]) == client_flow["nodes"]
+                ):
+                    break
+                await asyncio.sleep(0.05)
+            assert _by_id(rest["nodes"]) == client_flow["nodes"]
+            assert _by_id(rest["edges"]) == client_flow["edges"]
+            assert rest["name"] == "Edited together"
