@@ -23,6 +23,7 @@ import httpx
 import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _bare_ws import BareSocket
 from _server import running_server, seed
 
 LIMITS = {"MINIBASE_SYNC_MAX_SOCKETS_PER_USER": "1000000", "MINIBASE_SYNC_QUEUE_LIMIT": "4096"}
@@ -38,28 +39,22 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))]
 
 
-async def _subscribe(url: str, org: str, flow: str) -> websockets.ClientConnection:
-    ws = await websockets.connect(url, max_queue=None, open_timeout=60)
-    await ws.send(
-        json.dumps(
-            {
-                "type": "subscribe",
-                "id": "q",
-                "query": "flows.get",
-                "args": {"orgId": org, "flowId": flow},
-            }
-        )
-    )
+async def _subscribe(url: str, org: str, flow: str) -> BareSocket:
+    hostport, _, path = url.removeprefix("ws://").partition("/")
+    host, port = hostport.split(":")
+    ws = await BareSocket.connect(host, int(port), "/" + path)
+    query = {"orgId": org, "flowId": flow}
+    ws.send_text(json.dumps({"type": "subscribe", "id": "q", "query": "flows.get", "args": query}))
     await ws.recv()
     return ws
 
 
-async def _wait_version(ws: websockets.ClientConnection, version: int) -> float:
+async def _wait_version(ws: BareSocket, version: int) -> float:
     # The frame ends with "version":N}; reading just that keeps the load generator light.
-    marker = f'"version":{version}}}'
+    marker = f'"version":{version}}}'.encode()
     while True:
         frame = await ws.recv()
-        if isinstance(frame, str) and frame.endswith(marker):
+        if frame.endswith(marker):
             return time.perf_counter()
 
 
@@ -84,7 +79,8 @@ async def measure(
             assert r.status_code == 200, r.text
             done = await asyncio.gather(*waiters)
             delays += [(t - t0) * 1000 for t in done]
-    await asyncio.gather(*(ws.close() for ws in sockets))
+    for ws in sockets:
+        ws.close()
     return delays
 
 

@@ -1,0 +1,132 @@
+"""Randomized convergence: many clients, random edits and disconnects, then a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from typing import Any
+
+import httpx
+from pycrdt import Map
+
+from minibase.app import create_app
+from minibase.config import Settings
+from tests.collab.yclient import YClient
+from tests.flows_helpers import new_org, node
+from tests.servers import serve_in_process
+
+CLIENTS = 10
+ROUNDS = 12
+TYPES = ["default", "llm", "shell"]  # "shell" is not allowed: the server removes it
+
+
+def canon(flow: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": flow["name"],
+        "nodes": sorted(flow["nodes"], key=lambda n: n["id"]),
+        "edges": sorted(flow["edges"], key=lambda e: e["id"]),
+    }
+
+
+def random_edit(rng: random.Random, client: YClient, me: int, step: int) -> None:
+    nodes = list(client.nodes.keys())
+    op = rng.choice(["add", "add", "move", "edit", "delete", "edge", "edge", "unedge"])
+    if op == "add" or not nodes:
+        nid = f"n{me}-{step}"
+        client.nodes[nid] = Map(
+            {
+                "id": nid,
+                "type": rng.choice(TYPES),
+                "position": {"x": rng.randint(0, 500), "y": 0},
+                "data": Map({"label": nid}),
+            }
+        )
+    elif op == "move":
+        target = client.nodes[rng.choice(nodes)]
+        if isinstance(target, Map):
+            target["position"] = {"x": rng.randint(0, 500), "y": rng.randint(0, 500)}
+    elif op == "edit":
+        target = client.nodes[rng.choice(nodes)]
+        if isinstance(target, Map) and isinstance(target.get("data"), Map):
+            target["data"]["label"] = f"edited by {me} at {step}"
+    elif op == "delete":
+        del client.nodes[rng.choice(nodes)]
+    elif op == "edge":
+        source, target_id = rng.choice(nodes), rng.choice([*nodes, "ghost"])
+        eid = f"e{me}-{step}"
+        client.edges[eid] = {"id": eid, "source": source, "target": target_id}
+    elif client.edges:
+        del client.edges[rng.choice(list(client.edges.keys()))]
+
+
+async def converged(
+    clients: list[YClient], server: Any, org: str, flow: str, within: float = 20.0
+) -> dict[str, Any]:
+    deadline = time.monotonic() + within
+    while True:
+        expected = canon(await server.materialized(org, flow))
+        if all(canon(c.materialize()) == expected for c in clients):
+            return expected
+        if time.monotonic() > deadline:
+            raise AssertionError("clients did not converge")
+        await asyncio.sleep(0.05)
+
+
+def check_rules(flow: dict[str, Any], max_nodes: int) -> None:
+    ids = {n["id"] for n in flow["nodes"]}
+    assert len(ids) == len(flow["nodes"]) <= max_nodes
+    for n in flow["nodes"]:
+        assert n["type"] in ("default", "llm")
+        assert isinstance(n["position"]["x"], int | float)
+    for e in flow["edges"]:
+        assert e["source"] in ids and e["target"] in ids
+
+
+async def test_random_edits_converge_obey_rules_and_survive_restart(settings: Settings) -> None:
+    rng = random.Random(20261125)
+    quick = settings.model_copy(
+        update={"collab_version_seconds": 0.05, "collab_unload_seconds": 30}
+    )
+    max_nodes = 25
+    app = create_app(quick, run_migrations=False)
+    async with app.router.lifespan_context(app), serve_in_process(app) as host:
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as api:
+            org = await new_org(api)
+            await org.patch_settings(maxNodes=max_nodes, allowedNodeTypes=["default", "llm"])
+            flow = await org.create_flow("F", [node("a"), node("b")])
+            url = f"ws://{host}/v1/collab/{org.id}/{flow['id']}?token={org.admin.token}"
+            clients = [YClient(url) for _ in range(CLIENTS)]
+            await asyncio.gather(*(c.connect() for c in clients))
+            for step in range(ROUNDS):
+                for me, client in enumerate(clients):
+                    random_edit(rng, client, me, step)
+                if rng.random() < 0.5:
+                    # A random client drops and comes back with an empty document.
+                    me = rng.randrange(CLIENTS)
+                    await clients[me].close()
+                    clients[me] = YClient(url)
+                    await clients[me].connect()
+                await asyncio.sleep(rng.random() * 0.02)
+            manager = app.state.ctx.collab
+            final = await converged(clients, manager, org.id, flow["id"])
+            check_rules(final, max_nodes)
+            await asyncio.gather(*(c.close() for c in clients))
+
+            # The REST flow follows the live document.
+            deadline = time.monotonic() + 20
+            while True:
+                rest = (
+                    await api.get(f"{org.flows_url}/{flow['id']}", headers=org.admin.headers)
+                ).json()
+                if canon(rest) == final:
+                    break
+                assert time.monotonic() < deadline, "REST did not follow the live document"
+                await asyncio.sleep(0.05)
+
+    # A restarted server rebuilds the room exactly from what it stored.
+    again = create_app(quick, run_migrations=False)
+    async with again.router.lifespan_context(again):
+        rebuilt = await again.state.ctx.collab.materialized(org.id, flow["id"])
+    assert canon(rebuilt) == final
