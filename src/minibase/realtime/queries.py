@@ -18,7 +18,7 @@ from minibase.domain.principal import SYSTEM
 from minibase.domain.roles import Action
 from minibase.errors import ValidationFailed
 from minibase.realtime.events import Event
-from minibase.services import audit, flow_history, flows, outputs
+from minibase.services import audit, flow_history, flows, members, outputs
 from minibase.services.orgs import load_org
 from minibase.services.usage import limits_of, usage_json, usage_of
 from minibase.store.unit_of_work import Store, TenantUnitOfWork
@@ -81,8 +81,6 @@ async def _usage_get(uow: TenantUnitOfWork, args: dict[str, str]) -> QueryValue:
 
 
 async def _members_list(uow: TenantUnitOfWork, args: dict[str, str]) -> QueryValue:
-    from minibase.services import members
-
     return _value(await members.list_members(uow, limit=LIST_LIMIT, cursor=None))
 
 

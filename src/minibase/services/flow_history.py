@@ -27,13 +27,15 @@ class VersionPayload:
     kind: str
     payload: bytes
     summary: dict[str, int]
+    document: dict[str, Any] | None = None
+    """The version's whole document (kept in the cache of past versions)."""
 
 
 def new_version_payload(
     before: dict[str, Any] | None, after: dict[str, Any], version: int
 ) -> VersionPayload:
     kind, payload = encode_version(before, after, version)
-    return VersionPayload(kind, payload, summarize(diff_flows(before or EMPTY_FLOW, after)))
+    return VersionPayload(kind, payload, summarize(diff_flows(before or EMPTY_FLOW, after)), after)
 
 
 async def append(
@@ -44,6 +46,8 @@ async def append(
     at: int,
     payload: VersionPayload,
 ) -> None:
+    if uow.cache is not None and payload.document is not None:
+        uow.cache.versions.put((uow.org_id, flow_id, version), payload.document)
     await uow.execute(
         uow.insert(
             flow_versions,
@@ -60,7 +64,22 @@ async def append(
 
 
 async def document_at(uow: TenantUnitOfWork, flow_id: str, version: int) -> dict[str, Any]:
-    """The flow document as it was at ``version``: nearest snapshot, then deltas."""
+    """The flow document as it was at ``version``: nearest snapshot, then deltas.
+
+    Recent versions come from the instance's cache (treat the result as read-only).
+    """
+    cache = uow.cache
+    if cache is not None:
+        cached = cache.versions.get((uow.org_id, flow_id, version))
+        if cached is not None:
+            return cached
+    doc = await _rebuild_at(uow, flow_id, version)
+    if cache is not None:
+        cache.versions.put((uow.org_id, flow_id, version), doc)
+    return doc
+
+
+async def _rebuild_at(uow: TenantUnitOfWork, flow_id: str, version: int) -> dict[str, Any]:
     fv = flow_versions.c
     # One round trip: the nearest snapshot at or before ``version``, then every row after.
     snapshot = (

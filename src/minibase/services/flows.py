@@ -87,6 +87,11 @@ def _document_of(row: Any) -> dict[str, Any]:
     return {"name": row.name, "nodes": doc["nodes"], "edges": doc["edges"]}
 
 
+def validate_document(settings: Settings, doc: Any) -> dict[str, Any]:
+    """A request's flow document, validated and normalized (see ``domain/flow_graph``)."""
+    return _validate(settings, doc)
+
+
 def _validate(settings: Settings, doc: Any, *, require_name: bool = False) -> dict[str, Any]:
     return validate_flow(
         doc,
@@ -278,8 +283,12 @@ async def save_flow(
     base_version: int,
     meta: RequestMeta,
 ) -> FlowResult:
-    """``PUT``: replace the flow, merging three ways when ``base_version`` is stale."""
-    incoming = _validate(settings, body)
+    """``PUT``: replace the flow, merging three ways when ``base_version`` is stale.
+
+    ``body`` must come from :func:`validate_document` (done before the write transaction,
+    so the writers' critical section does not pay for it).
+    """
+    incoming = body
     row = await _load(uow, flow_id, lock=True)
     current = _document_of(row)
     if base_version < 1 or base_version > row.version:

@@ -13,8 +13,7 @@ from typing import Any
 
 from minibase.domain.flow_graph import check_allowed_types
 from minibase.domain.plans import Limits, effective_limits
-from minibase.errors import QuotaExceeded
-from minibase.services.orgs import load_org
+from minibase.errors import NotFound, QuotaExceeded
 from minibase.store.tables import organizations
 from minibase.store.unit_of_work import TenantUnitOfWork
 
@@ -86,8 +85,23 @@ async def charge(
     Must run inside a write unit of work. Decreases always pass (a flow over a lowered
     limit can still shrink). Returns the usage after the change and the org row.
     """
-    org = await load_org(uow, for_update=True)
-    usage, limits = usage_of(org), limits_of(org)
+    # One statement: apply the deltas and read the row back; when a limit is passed the
+    # exception rolls the whole transaction back, this update included.
+    org = (
+        await uow.execute(
+            uow.update(organizations)
+            .values(
+                flows_created=organizations.c.flows_created + flows,
+                nodes_used=organizations.c.nodes_used + nodes,
+                storage_used=organizations.c.storage_used + storage,
+            )
+            .returning(*organizations.c)
+        )
+    ).first()
+    if org is None:
+        raise NotFound("No such organization.")
+    after, limits = usage_of(org), limits_of(org)
+    usage = Usage(after.flows - flows, after.nodes - nodes, after.storage - storage)
     if node_types and limits.allowed_node_types is not None:
         check_allowed_types(node_types, list(limits.allowed_node_types))
     for quota, delta, used, limit in (
@@ -97,12 +111,4 @@ async def charge(
     ):
         if delta > 0 and limit is not None and used + delta > limit:
             raise QuotaExceeded(quota, limit=limit, used=used, requested=delta)
-    if flows or nodes or storage:
-        await uow.execute(
-            uow.update(organizations).values(
-                flows_created=organizations.c.flows_created + flows,
-                nodes_used=organizations.c.nodes_used + nodes,
-                storage_used=organizations.c.storage_used + storage,
-            )
-        )
-    return Usage(usage.flows + flows, usage.nodes + nodes, usage.storage + storage), org
+    return after, org

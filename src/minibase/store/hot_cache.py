@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from minibase.domain.principal import Principal
 from minibase.domain.roles import Role
 from minibase.realtime.events import Event
-from minibase.store.read_cache import EpochCache
+from minibase.store.read_cache import EpochCache, LruCache
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,9 @@ class HotCache:
         self.principals: EpochCache[str, CachedPrincipal] = EpochCache(max_entries)
         self.roles: EpochCache[tuple[str, str], Role] = EpochCache(max_entries)
         self.flows: EpochCache[tuple[str, str], CachedFlow] = EpochCache(max_entries // 10)
+        self.versions: LruCache[tuple[str, str, int], dict[str, Any]] = LruCache(256)
+        """Past flow documents by ``(org, flow, version)``: immutable, so never dropped
+        by events (the base of stale saves and of collab syncs). Read-only values."""
 
     def apply(self, events: Sequence[Event]) -> None:
         for event in events:

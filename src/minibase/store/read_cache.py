@@ -55,3 +55,23 @@ class EpochCache(Generic[K, V]):
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+class LruCache(Generic[K, V]):
+    """A bounded LRU map for immutable values (nothing ever invalidates them)."""
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        value = self._entries.get(key)
+        if value is not None:
+            self._entries.move_to_end(key)
+        return value
+
+    def put(self, key: K, value: V) -> None:
+        self._entries[key] = value
+        self._entries.move_to_end(key)
+        if len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)

@@ -39,11 +39,20 @@ class TenantScopeError(RuntimeError):
 class UnitOfWork:
     """One transaction, on behalf of one principal."""
 
-    def __init__(self, conn: AsyncConnection, principal: Principal, *, dialect: str) -> None:
+    def __init__(
+        self,
+        conn: AsyncConnection,
+        principal: Principal,
+        *,
+        dialect: str,
+        cache: HotCache | None = None,
+    ) -> None:
         self._conn = conn
         self.principal = principal
         self.dialect = dialect
         self.events: list[Event] = []
+        self.cache = cache
+        """The instance's read cache (immutable past versions are read through it)."""
 
     @property
     def is_postgres(self) -> bool:
@@ -76,9 +85,15 @@ class TenantUnitOfWork(UnitOfWork):
     """A transaction confined to one organization."""
 
     def __init__(
-        self, conn: AsyncConnection, principal: Principal, org_id: str, *, dialect: str
+        self,
+        conn: AsyncConnection,
+        principal: Principal,
+        org_id: str,
+        *,
+        dialect: str,
+        cache: HotCache | None = None,
     ) -> None:
-        super().__init__(conn, principal, dialect=dialect)
+        super().__init__(conn, principal, dialect=dialect, cache=cache)
         self.org_id = org_id
 
     def _scope(self, table: Table) -> ColumnElement[bool]:
@@ -141,7 +156,7 @@ class Store:
                         text("SELECT 1 FROM organizations WHERE id = :org FOR UPDATE"),
                         {"org": org_id},
                     )
-            uow = TenantUnitOfWork(conn, principal, org_id, dialect=self.dialect)
+            uow = TenantUnitOfWork(conn, principal, org_id, dialect=self.dialect, cache=self.cache)
             yield uow
         await self._after_commit(uow)
 
