@@ -168,3 +168,39 @@ async def test_change_on_a_reaches_subscriber_on_b_and_survives_redis_restart(
         await _rename(a.base_url, token, org, flow, "after")
         again = await _recv(ws, "q")
         assert again["version"] == 4
+
+
+async def test_collab_editors_on_two_instances_converge(
+    two_instances: tuple[ServerProcess, ServerProcess],
+) -> None:
+    from pycrdt import Map
+
+    from tests.collab.yclient import YClient
+
+    a, b = two_instances
+    token, org, flow = await _setup(a.base_url)
+    path = f"/v1/collab/{org}/{flow}?token={token}"
+    async with (
+        YClient(f"ws://127.0.0.1:{a.port}{path}") as on_a,
+        YClient(f"ws://127.0.0.1:{b.port}{path}") as on_b,
+    ):
+        on_a.nodes["x"] = Map({"id": "x", "type": "default", "position": {"x": 1, "y": 1}})
+        on_b.nodes["y"] = Map({"id": "y", "type": "default", "position": {"x": 2, "y": 2}})
+        await on_a.wait_for(lambda: "y" in on_a.nodes, within=TIMEOUT)
+        await on_b.wait_for(lambda: "x" in on_b.nodes, within=TIMEOUT)
+        # A REST write through A reaches the editor on B.
+        await _rename(a.base_url, token, org, flow, "renamed on A")
+        await on_b.wait_for(
+            lambda: on_b.flow.materialize()["name"] == "renamed on A", within=TIMEOUT
+        )
+    # Both instances' edits end up in the REST flow, exactly once each.
+    async with httpx.AsyncClient(base_url=b.base_url) as client:
+        headers = {"Authorization": f"Bearer {token}"}
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            body = (await client.get(f"/v1/orgs/{org}/flows/{flow}", headers=headers)).json()
+            if sorted(n["id"] for n in body["nodes"]) == ["x", "y"]:
+                break
+            assert time.monotonic() < deadline, body
+            await asyncio.sleep(0.05)
+        assert body["name"] == "renamed on A"

@@ -4,17 +4,34 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 from typing import Any
 
 import httpx
 import pytest
+import redis
 import websockets
 from websockets.asyncio.client import ClientConnection
 
+from minibase.config import Settings
 from tests.flows_helpers import new_org, node
 from tests.helpers import signup
+from tests.services import REDIS_URL, skip_or_fail
 
 TIMEOUT = 5
+
+
+@pytest.fixture
+def settings(settings: Settings, backend: str) -> Settings:
+    """SQLite with the in-process bus; PostgreSQL with the Redis bus."""
+    if backend != "postgres":
+        return settings
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_timeout=2).ping()
+    except redis.RedisError:
+        skip_or_fail("Redis is not reachable on 127.0.0.1:6379")
+    prefix = f"mbtest-sync-{secrets.token_hex(4)}:"
+    return settings.model_copy(update={"redis_url": REDIS_URL, "redis_prefix": prefix})
 
 
 async def recv(ws: ClientConnection) -> dict[str, Any]:
@@ -140,3 +157,42 @@ async def test_bad_token_and_logout_close_with_4401(
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await asyncio.wait_for(ws.recv(), TIMEOUT)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+
+
+async def test_subscription_limit_and_shutdown_going_away(
+    client: httpx.AsyncClient, live_url: str, app: Any
+) -> None:
+    org = await new_org(client)
+    limit = app.state.ctx.settings.sync_max_subscriptions
+    async with connect(live_url, org.admin.token) as ws:
+        for i in range(limit):
+            ok = await subscribe(ws, f"s{i}", "usage.get", orgId=org.id)
+            assert ok["type"] == "result"
+        over = await subscribe(ws, "one-too-many", "usage.get", orgId=org.id)
+        assert over["type"] == "error" and over["error"]["code"] == "forbidden"
+        # Shutdown closes every socket with 1001 (going away) so clients reconnect.
+        await app.state.ctx.hub.close()
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            while True:
+                await asyncio.wait_for(ws.recv(), TIMEOUT)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+
+
+async def test_a_client_too_far_behind_is_disconnected(
+    client: httpx.AsyncClient, live_url: str, app: Any
+) -> None:
+    from minibase.realtime.hub import CLOSE_TOO_SLOW
+
+    org = await new_org(client)
+    hub = app.state.ctx.hub
+    async with connect(live_url, org.admin.token) as ws:
+        await ws.send(json.dumps({"type": "ping"}))
+        assert await recv(ws) == {"type": "pong"}
+        (conn,) = [c for c in hub.connections if c.principal.user_id == org.admin.id]
+        # Fill its queue faster than any socket drains it.
+        for _ in range(conn.queue.maxsize + 1):
+            conn.send({"type": "pong"})
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            while True:
+                await asyncio.wait_for(ws.recv(), TIMEOUT)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == CLOSE_TOO_SLOW
