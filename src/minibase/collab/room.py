@@ -299,6 +299,12 @@ class Room:
                 self.flow.doc.apply_update(update)
         except (ValueError, RuntimeError) as exc:  # yrs reports some bad blocks as RuntimeError
             raise protocol.ProtocolError(f"bad Yjs update: {exc}") from exc
+        except BaseException as exc:
+            # Some malformed blocks make yrs panic while committing; pyo3 raises that as a
+            # PanicException, a BaseException. It is that client's bad frame, nothing more.
+            if type(exc).__name__ != "PanicException":
+                raise
+            raise protocol.ProtocolError("bad Yjs update (rejected by yrs)") from exc
         if len(self._pending) == before:
             return  # nothing new (a duplicate, or structs waiting for missing ones)
         changes = self.flow.refresh()

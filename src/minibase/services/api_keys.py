@@ -16,7 +16,7 @@ from minibase.ids import hash_token, new_id, new_token, now_ms
 from minibase.realtime.events import Event
 from minibase.services import audit
 from minibase.services.audit import RequestMeta
-from minibase.services.pagination import decode_cursor, page
+from minibase.services.pagination import keyset, page
 from minibase.store.tables import api_keys
 from minibase.store.unit_of_work import Store
 
@@ -72,16 +72,13 @@ async def list_api_keys(
     store: Store, org_id: str, principal: Principal, limit: int, cursor: str | None
 ) -> dict[str, Any]:
     """Keys not revoked, oldest first, never the keys themselves."""
-    after = decode_cursor(cursor, 2)
     async with store.tenant(org_id, principal) as uow:
-        stmt = uow.select(api_keys).where(api_keys.c.revoked_at.is_(None))
-        if after is not None:
-            at, key_id = after
-            stmt = stmt.where(
-                (api_keys.c.created_at > at)
-                | ((api_keys.c.created_at == at) & (api_keys.c.id > str(key_id)))
-            )
-        stmt = stmt.order_by(api_keys.c.created_at, api_keys.c.id).limit(limit + 1)
+        stmt = keyset(
+            uow.select(api_keys).where(api_keys.c.revoked_at.is_(None)),
+            [api_keys.c.created_at, api_keys.c.id],
+            cursor,
+            limit,
+        )
         rows = (await uow.execute(stmt)).all()
     return page(rows, limit, render=api_key_json, key=lambda r: [r.created_at, r.id])
 

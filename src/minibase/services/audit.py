@@ -17,7 +17,7 @@ import orjson
 
 from minibase.domain.principal import Principal
 from minibase.ids import new_id, now_ms
-from minibase.services.pagination import decode_cursor, page
+from minibase.services.pagination import keyset, page
 from minibase.store.tables import audit_events
 from minibase.store.unit_of_work import Store, TenantUnitOfWork
 
@@ -183,10 +183,8 @@ async def list_events(
         stmt = stmt.where(ae.at >= filters.since)
     if filters.until is not None:
         stmt = stmt.where(ae.at <= filters.until)
-    after = decode_cursor(cursor, 1)
-    if after is not None:
-        stmt = stmt.where(ae.seq < after[0])
-    rows = (await uow.execute(stmt.order_by(ae.seq.desc()).limit(limit + 1))).all()
+    stmt = keyset(stmt, [ae.seq], cursor, limit, descending=True)
+    rows = (await uow.execute(stmt)).all()
     return page(rows, limit, render=event_json, key=lambda r: [r.seq])
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import func
 from minibase.domain.flow_diff import diff_flows, summarize
 from minibase.domain.history import encode_version, rebuild
 from minibase.errors import NotFound
-from minibase.services.pagination import decode_cursor, page
+from minibase.services.pagination import keyset, page
 from minibase.store.tables import flow_versions
 from minibase.store.unit_of_work import TenantUnitOfWork
 
@@ -130,10 +130,8 @@ async def list_versions(
     stmt = uow.select(flow_versions, fv.version, fv.created_by, fv.created_at, fv.summary).where(
         fv.flow_id == flow_id
     )
-    after = decode_cursor(cursor, 1)
-    if after is not None:
-        stmt = stmt.where(fv.version < after[0])
-    rows = (await uow.execute(stmt.order_by(fv.version.desc()).limit(limit + 1))).all()
+    stmt = keyset(stmt, [fv.version], cursor, limit, descending=True)
+    rows = (await uow.execute(stmt)).all()
     return page(rows, limit, render=version_json, key=lambda r: [r.version])
 
 

@@ -25,7 +25,7 @@ from minibase.ids import new_id, now_ms
 from minibase.realtime.events import Event
 from minibase.services import audit, flow_history
 from minibase.services.audit import RequestMeta, actor_of
-from minibase.services.pagination import decode_cursor, page
+from minibase.services.pagination import keyset, page
 from minibase.services.usage import Usage, charge
 from minibase.store.tables import flows, node_outputs
 from minibase.store.unit_of_work import TenantUnitOfWork
@@ -192,13 +192,8 @@ async def list_flows(
         )
     else:
         stmt = stmt.where(flows.c.deleted_at.is_(None))
-    after = decode_cursor(cursor, 2)
-    if after is not None:
-        stmt = stmt.where(
-            (flows.c.created_at > after[0])
-            | ((flows.c.created_at == after[0]) & (flows.c.id > after[1]))
-        )
-    rows = (await uow.execute(stmt.order_by(flows.c.created_at, flows.c.id).limit(limit + 1))).all()
+    stmt = keyset(stmt, [flows.c.created_at, flows.c.id], cursor, limit)
+    rows = (await uow.execute(stmt)).all()
 
     def render(row: Any) -> dict[str, Any]:
         item = summary_json(row)

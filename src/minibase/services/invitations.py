@@ -30,7 +30,7 @@ from minibase.services.invitation_delivery import (
     invitation_link,
 )
 from minibase.services.orgs import load_org
-from minibase.services.pagination import decode_cursor, page
+from minibase.services.pagination import keyset, page
 from minibase.store.lookups import find_invitation_org
 from minibase.store.tables import invitations, memberships, users
 from minibase.store.unit_of_work import Store, TenantUnitOfWork
@@ -131,16 +131,13 @@ async def list_invitations(
     store: Store, org_id: str, principal: Principal, limit: int, cursor: str | None
 ) -> dict[str, Any]:
     """Pending invitations (neither accepted, revoked nor expired), oldest first."""
-    after = decode_cursor(cursor, 2)
     async with store.tenant(org_id, principal) as uow:
-        stmt = uow.select(invitations).where(_pending(uow, now_ms()))
-        if after is not None:
-            at, inv_id = after
-            stmt = stmt.where(
-                (invitations.c.created_at > at)
-                | ((invitations.c.created_at == at) & (invitations.c.id > str(inv_id)))
-            )
-        stmt = stmt.order_by(invitations.c.created_at, invitations.c.id).limit(limit + 1)
+        stmt = keyset(
+            uow.select(invitations).where(_pending(uow, now_ms())),
+            [invitations.c.created_at, invitations.c.id],
+            cursor,
+            limit,
+        )
         rows = (await uow.execute(stmt)).all()
     return page(rows, limit, render=invitation_json, key=lambda r: [r.created_at, r.id])
 

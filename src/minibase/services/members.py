@@ -22,7 +22,7 @@ from minibase.errors import Conflict, NotFound
 from minibase.realtime.events import Event
 from minibase.services import audit
 from minibase.services.audit import RequestMeta
-from minibase.services.pagination import decode_cursor, page
+from minibase.services.pagination import keyset, page
 from minibase.store.tables import memberships, users
 from minibase.store.unit_of_work import Store, TenantUnitOfWork
 
@@ -48,15 +48,9 @@ def _member_select(uow: TenantUnitOfWork) -> Any:
 
 async def list_members(uow: TenantUnitOfWork, *, limit: int, cursor: str | None) -> dict[str, Any]:
     """Members in the order they joined (``created_at``, then user id)."""
-    after = decode_cursor(cursor, 2)
-    stmt = _member_select(uow)
-    if after is not None:
-        at, user_id = after
-        stmt = stmt.where(
-            (memberships.c.created_at > at)
-            | ((memberships.c.created_at == at) & (memberships.c.user_id > str(user_id)))
-        )
-    stmt = stmt.order_by(memberships.c.created_at, memberships.c.user_id).limit(limit + 1)
+    stmt = keyset(
+        _member_select(uow), [memberships.c.created_at, memberships.c.user_id], cursor, limit
+    )
     rows = (await uow.execute(stmt)).all()
     return page(rows, limit, render=member_json, key=lambda r: [r.created_at, r.user_id])
 

@@ -14,7 +14,7 @@ from minibase.ids import new_id, now_ms
 from minibase.realtime.events import Event
 from minibase.services import audit
 from minibase.services.audit import RequestMeta
-from minibase.services.pagination import decode_cursor, page
+from minibase.services.pagination import decode_cursor, keyset, page
 from minibase.store.tables import memberships, organizations
 from minibase.store.unit_of_work import Store, TenantUnitOfWork
 
@@ -134,13 +134,7 @@ async def list_orgs(
             .join(memberships, memberships.c.organization_id == organizations.c.id)
             .where(memberships.c.user_id == principal.user_id)
         )
-        if after is not None:
-            at, org_id = after
-            stmt = stmt.where(
-                (organizations.c.created_at > at)
-                | ((organizations.c.created_at == at) & (organizations.c.id > str(org_id)))
-            )
-        stmt = stmt.order_by(organizations.c.created_at, organizations.c.id).limit(limit + 1)
+        stmt = keyset(stmt, [organizations.c.created_at, organizations.c.id], cursor, limit)
         rows = list((await uow.execute(stmt)).all())
     return page(rows, limit, render=org_json, key=lambda r: [r.created_at, r.id])
 

@@ -12,7 +12,7 @@ from minibase.ids import new_id, now_ms
 from minibase.realtime.events import Event
 from minibase.services import audit
 from minibase.services.audit import RequestMeta
-from minibase.services.pagination import decode_cursor, page
+from minibase.services.pagination import keyset, page
 from minibase.services.usage import Usage, charge
 from minibase.store.tables import flows, node_outputs
 from minibase.store.unit_of_work import TenantUnitOfWork
@@ -118,12 +118,6 @@ async def list_outputs(
     else:
         base = uow.select(node_outputs).where(and_(*conditions))
         cols = no
-    after = decode_cursor(cursor, 2)
-    if after is not None:
-        base = base.where(
-            (cols.timestamp < after[0]) | ((cols.timestamp == after[0]) & (cols.id < after[1]))
-        )
-    rows = (
-        await uow.execute(base.order_by(cols.timestamp.desc(), cols.id.desc()).limit(limit + 1))
-    ).all()
+    stmt = keyset(base, [cols.timestamp, cols.id], cursor, limit, descending=True)
+    rows = (await uow.execute(stmt)).all()
     return page(rows, limit, render=output_json, key=lambda r: [r.timestamp, r.id])

@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
+from sqlalchemy import Select, literal, tuple_
+from sqlalchemy.sql import ColumnElement
 
 from minibase.errors import ValidationFailed
 
@@ -48,3 +50,30 @@ def page(
     rows = rows[:limit]
     next_cursor = encode_cursor(key(rows[-1])) if more and rows else None
     return {"items": [render(r) for r in rows], "nextCursor": next_cursor}
+
+
+def keyset(
+    stmt: Select[Any],
+    columns: Sequence[ColumnElement[Any]],
+    cursor: str | None,
+    limit: int,
+    *,
+    descending: bool = False,
+) -> Select[Any]:
+    """``stmt`` ordered by ``columns``, starting just after ``cursor``, one row past ``limit``.
+
+    The cursor's values must have the columns' types (a malformed cursor is a 422, never
+    a database error).
+    """
+    after = decode_cursor(cursor, len(columns))
+    if after is not None:
+        for column, value in zip(columns, after, strict=True):
+            expected = column.type.python_type
+            if not isinstance(value, expected) or isinstance(value, bool):
+                raise ValidationFailed(
+                    [{"field": "cursor", "message": "Malformed cursor.", "type": "cursor"}]
+                )
+        key, bound = tuple_(*columns), tuple_(*[literal(v) for v in after])
+        stmt = stmt.where(key < bound if descending else key > bound)
+    order = [column.desc() for column in columns] if descending else list(columns)
+    return stmt.order_by(*order).limit(limit + 1)
