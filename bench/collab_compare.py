@@ -67,8 +67,9 @@ from _bare_ws import BareSocket  # noqa: E402
 
 HOCUSPOCUS_DIR = BENCH / "hocuspocus"
 PYCRDT_WS_VENV = Path(tempfile.gettempdir()) / "minibase-bench-pycrdt-websocket"
-PYCRDT_WS_REQUIREMENTS = ["pycrdt-websocket==0.16.5", "uvicorn[standard]==0.54.0"]
+PIP_REQS = ["pycrdt-websocket==0.16.5", "uvicorn[standard]==0.54.0"]
 HOCUSPOCUS_DOC = "bench"
+SERVERS = ["minibase", "hocuspocus", "pycrdt-websocket"]
 START_TIMEOUT = 60.0
 EDIT_TIMEOUT = 10.0
 
@@ -354,6 +355,7 @@ def hocuspocus_ready() -> str:
         subprocess.run(
             ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
             cwd=HOCUSPOCUS_DIR,
+            stdout=sys.stderr,
             check=True,
             timeout=600,
         )
@@ -370,7 +372,7 @@ def pycrdt_ws_ready() -> tuple[Path, str]:
     probe = "import importlib.metadata as m; print(m.version('pycrdt-websocket'))"
     if subprocess.run([python, "-c", probe], capture_output=True).returncode != 0:
         subprocess.run(
-            [python, "-m", "pip", "install", "-q", *PYCRDT_WS_REQUIREMENTS],
+            [python, "-m", "pip", "install", "-qq", "--disable-pip-version-check", *PIP_REQS],
             check=True,
             timeout=600,
         )
@@ -396,7 +398,7 @@ async def flow_state(port: int, path: str) -> bytes:
     return state
 
 
-def run(args: argparse.Namespace) -> list[dict[str, Any]]:
+def run(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[str]]:
     from _server import running_server, seed_sync
     from tests.process import free_port
 
@@ -426,17 +428,20 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
             else:
                 port = free_port()
                 argv = ["node", "server.mjs", str(port), str(seed_file)]
-                with child(argv, HOCUSPOCUS_DIR, "hocuspocus") as process:
-                    target = Target(
-                        "Hocuspocus",
-                        port,
-                        f"/{HOCUSPOCUS_DOC}",
-                        process.pid,
-                        prefix=varstring(HOCUSPOCUS_DOC),
-                        hello=[b"\x02\x00" + varstring("bench")],  # auth: token
-                        note=f"{versions}, in memory",
-                    )
-                    results.append(run_load(target, args))
+                try:
+                    with child(argv, HOCUSPOCUS_DIR, "hocuspocus") as process:
+                        target = Target(
+                            "Hocuspocus",
+                            port,
+                            f"/{HOCUSPOCUS_DOC}",
+                            process.pid,
+                            prefix=varstring(HOCUSPOCUS_DOC),
+                            hello=[b"\x02\x00" + varstring("bench")],  # auth: token
+                            note=f"{versions}, in memory",
+                        )
+                        results.append(run_load(target, args))
+                except (RuntimeError, OSError, TimeoutError, EOFError) as exc:
+                    skipped.append(f"Hocuspocus failed: {exc!r}")
 
         if "pycrdt-websocket" in args.servers:
             try:
@@ -446,18 +451,19 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
             else:
                 port = free_port()
                 argv = [str(python), str(BENCH / "pycrdt_ws_server.py"), str(port), str(seed_file)]
-                with child(argv, ROOT, "pycrdt-websocket") as process:
-                    target = Target(
-                        "pycrdt-websocket",
-                        port,
-                        "/bench",
-                        process.pid,
-                        note=f"{versions}, uvicorn without deflate, in memory",
-                    )
-                    results.append(run_load(target, args))
-    for line in skipped:
-        print(line, file=sys.stderr)
-    return results
+                try:
+                    with child(argv, ROOT, "pycrdt-websocket") as process:
+                        target = Target(
+                            "pycrdt-websocket",
+                            port,
+                            "/bench",
+                            process.pid,
+                            note=f"{versions}, uvicorn without deflate, in memory",
+                        )
+                        results.append(run_load(target, args))
+                except (RuntimeError, OSError, TimeoutError, EOFError) as exc:
+                    skipped.append(f"pycrdt-websocket failed: {exc!r}")
+    return results, skipped
 
 
 def run_load(target: Target, args: argparse.Namespace) -> dict[str, Any]:
@@ -500,7 +506,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument(
         "--servers",
-        default="minibase,hocuspocus,pycrdt-websocket",
+        default=",".join(SERVERS),
         help="comma-separated subset of minibase,hocuspocus,pycrdt-websocket",
     )
     args = parser.parse_args()
@@ -508,12 +514,14 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     if not 1 <= args.writers <= 100:
         parser.error("--writers must be 1..100 (one node each)")
-    results = run(args)
+    results, skipped = run(args)
     command = (
         "PYTHONPATH=src python bench/collab_compare.py "
         f"--writers {args.writers} --readers {args.readers} "
         f"--seconds {args.seconds:g} --warmup {args.warmup:g}"
     )
+    if args.servers != SERVERS:
+        command += f" --servers {','.join(args.servers)}"
     print(table(results))
     print()
     for r in results:
@@ -523,6 +531,8 @@ def main() -> None:
             f"received {r['reader_kib_per_s_min']}-{r['reader_kib_per_s_max']} KiB/s"
             f"{extra}"
         )
+    for line in skipped:
+        print(f"- {line}")
     print(
         f"\n{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {platform.machine()}, "
         f"{os.cpu_count()} cores, 1-min load average before the run: {load_before:.1f}"
