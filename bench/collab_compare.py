@@ -1,0 +1,544 @@
+"""Yjs update throughput, side by side: Minibase vs Hocuspocus vs pycrdt-websocket.
+
+Reproduce (from the repository root; needs node/npm for Hocuspocus and PyPI for
+pycrdt-websocket, both installed here for the benchmark only):
+
+    PYTHONPATH=src python bench/collab_compare.py
+
+In ONE invocation, one server after the other gets the same client load from one
+load-generator process (this one, on uvloop), all on 127.0.0.1:
+
+- ``--writers`` (50) writer sockets, each editing its own node of one 100-node flow (a
+  node drag: ``nodes[nX].position = {x, y, m}``, a pycrdt update of ~60 bytes, ``m`` a
+  unique marker string), sending it, and waiting until its own update comes back in a
+  broadcast frame before the next edit;
+- ``--readers`` (50) reader sockets that only drain what the server broadcasts.
+
+Measured over ``--seconds`` after ``--warmup``: accepted updates/s (own broadcasts
+received by the writers per second), p50/p99 of edit → own broadcast, and the CPU used by
+the server process and by this load generator over the window.
+
+Servers:
+
+- Minibase: ``minibase serve`` (bench/_server.py, SQLite in a temp dir, real auth);
+  every update is appended to the SQLite log before it is broadcast.
+- Hocuspocus: bench/hocuspocus/server.mjs, ``@hocuspocus/server`` pinned by
+  bench/hocuspocus/package-lock.json and installed with ``npm ci`` into
+  bench/hocuspocus/node_modules (gitignored); in memory, no persistence extension.
+- pycrdt-websocket: bench/pycrdt_ws_server.py in a throwaway virtualenv under /tmp
+  (``pip install pycrdt-websocket``), its ASGI server on uvicorn with
+  ``ws_per_message_deflate=False`` and uvloop (as ``minibase serve``); in memory (no YStore).
+
+All three start from the same document: Minibase's state of the seeded flow (its sync
+step 2) is handed to the other two as their initial state.
+
+Wire differences the load generator handles: Hocuspocus prefixes every message with the
+document name (``varstring``), wants an auth message (type 2, token) before anything
+else, and acknowledges every update to its sender with a SyncStatus message (type 8).
+Sockets are bare (asyncio transports, no WebSocket library, no compression); after the
+handshake the writers only scan the byte stream for their marker, the readers only count
+bytes, so the load generator stays light.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+sys.path[:0] = [str(ROOT / "src"), str(ROOT), str(BENCH)]
+
+from _bare_ws import BareSocket  # noqa: E402
+
+HOCUSPOCUS_DIR = BENCH / "hocuspocus"
+PYCRDT_WS_VENV = Path(tempfile.gettempdir()) / "minibase-bench-pycrdt-websocket"
+PIP_REQS = ["pycrdt-websocket==0.16.5", "uvicorn[standard]==0.54.0"]
+HOCUSPOCUS_DOC = "bench"
+SERVERS = ["minibase", "hocuspocus", "pycrdt-websocket"]
+START_TIMEOUT = 60.0
+EDIT_TIMEOUT = 10.0
+
+
+# --- wire helpers ---------------------------------------------------------------------
+
+
+def varuint(num: int) -> bytes:
+    out = bytearray()
+    while num > 0x7F:
+        out.append(0x80 | (num & 0x7F))
+        num >>= 7
+    out.append(num)
+    return bytes(out)
+
+
+def varstring(text: str) -> bytes:
+    data = text.encode()
+    return varuint(len(data)) + data
+
+
+def read_varuint(data: bytes, pos: int) -> tuple[int, int]:
+    num = shift = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        num |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return num, pos
+        shift += 7
+
+
+def sync_message(step: int, payload: bytes) -> bytes:
+    return b"\x00" + varuint(step) + varuint(len(payload)) + payload
+
+
+def client_frame(payload: bytes) -> bytes:
+    """One masked binary WebSocket frame (client → server)."""
+    n = len(payload)
+    if n < 126:
+        header = bytes((0x82, 0x80 | n))
+    elif n < 65536:
+        header = bytes((0x82, 0x80 | 126)) + n.to_bytes(2, "big")
+    else:
+        header = bytes((0x82, 0x80 | 127)) + n.to_bytes(8, "big")
+    mask = os.urandom(4)
+    key = int.from_bytes((mask * (n // 4 + 1))[:n], "big")
+    masked = (int.from_bytes(payload, "big") ^ key).to_bytes(n, "big") if n else b""
+    return header + mask + masked
+
+
+@dataclass
+class Target:
+    """One server under test and how to speak to it."""
+
+    name: str
+    port: int
+    path: str
+    pid: int
+    prefix: bytes = b""  # Hocuspocus: varstring(document name) before every message
+    hello: list[bytes] = field(default_factory=list)  # sent before sync step 1
+    note: str = ""
+
+    def message(self, body: bytes) -> bytes:
+        return client_frame(self.prefix + body)
+
+
+async def handshake(target: Target) -> tuple[BareSocket, bytes]:
+    """Connect, say hello, send sync step 1; return the socket and the server's step 2."""
+    sock = await BareSocket.connect("127.0.0.1", target.port, target.path)
+    for body in target.hello:
+        sock.writer.write(target.message(body))
+    sock.writer.write(target.message(sync_message(0, b"\x00")))
+    while True:
+        frame = await sock.recv()
+        if target.prefix:
+            if not frame.startswith(target.prefix):
+                continue
+            frame = frame[len(target.prefix) :]
+        if frame[:1] == b"\x02" and frame[1:2] == b"\x01":
+            raise ConnectionError(f"{target.name}: permission denied")
+        if frame[:2] == b"\x00\x01":
+            length, pos = read_varuint(frame, 2)
+            return sock, frame[pos : pos + length]
+
+
+# --- load generator -------------------------------------------------------------------
+
+
+class Sink(asyncio.Protocol):
+    """A reader after its handshake: counts the bytes the server sends."""
+
+    def __init__(self) -> None:
+        self.received = 0
+        self.lost = False
+
+    def data_received(self, data: bytes) -> None:
+        self.received += len(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+
+
+class Watch(asyncio.Protocol):
+    """A writer after its handshake: resolves when its marker shows up in the stream.
+
+    Server frames are unmasked and uncompressed, so the marker string (stored verbatim
+    in the Yjs update's content) can be found in the raw bytes without parsing frames;
+    the tail of each chunk is kept so a marker split across reads is still found.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.marker = b""
+        self.tail = b""
+        self.waiter: asyncio.Future[float] | None = None
+        self.received = 0
+
+    def expect(self, marker: bytes) -> asyncio.Future[float]:
+        self.marker = marker
+        self.tail = b""
+        self.waiter = self.loop.create_future()
+        return self.waiter
+
+    def data_received(self, data: bytes) -> None:
+        self.received += len(data)
+        if self.waiter is None:
+            return
+        buffer = self.tail + data if self.tail else data
+        if self.marker in buffer:
+            waiter, self.waiter = self.waiter, None
+            if not waiter.done():
+                waiter.set_result(time.perf_counter())
+        else:
+            self.tail = buffer[-(len(self.marker) - 1) :]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(ConnectionError("server closed the socket"))
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def measure(target: Target, args: argparse.Namespace) -> dict[str, Any]:
+    from pycrdt import Doc, Map
+
+    loop = asyncio.get_running_loop()
+    sinks: list[Sink] = []
+    sockets: list[BareSocket] = []
+    try:
+        for _ in range(args.readers):
+            sock, _state = await asyncio.wait_for(handshake(target), START_TIMEOUT)
+            sockets.append(sock)
+            sink = Sink()
+            sock.writer.transport.set_protocol(sink)
+            sinks.append(sink)
+
+        writers: list[tuple[BareSocket, Watch, Any, Any]] = []
+        for i in range(args.writers):
+            sock, state = await asyncio.wait_for(handshake(target), START_TIMEOUT)
+            sockets.append(sock)
+            doc: Doc[Any] = Doc()
+            doc.apply_update(state)
+            node = doc.get("nodes", type=Map)[f"n{i % 100}"]
+            watch = Watch(loop)
+            sock.writer.transport.set_protocol(watch)
+            writers.append((sock, watch, doc, node))
+
+        started = time.perf_counter()
+        window_start = started + args.warmup
+        window_end = window_start + args.seconds
+        latencies: list[float] = []
+        accepted = 0
+        errors: list[str] = []
+
+        async def write(i: int, sock: BareSocket, watch: Watch, doc: Any, node: Any) -> None:
+            nonlocal accepted
+            k = 0
+            while time.perf_counter() < window_end:
+                marker = f"<{i}:{k}>"
+                before = doc.get_state()
+                node["position"] = {"x": k, "y": i, "m": marker}
+                frame = target.message(sync_message(2, doc.get_update(before)))
+                k += 1
+                done = watch.expect(marker.encode())
+                sent = time.perf_counter()
+                sock.writer.transport.write(frame)
+                try:
+                    received = await asyncio.wait_for(done, EDIT_TIMEOUT)
+                except (TimeoutError, ConnectionError) as exc:
+                    errors.append(f"writer {i} edit {k}: {exc!r}")
+                    return
+                if window_start <= sent and received <= window_end:
+                    latencies.append((received - sent) * 1000)
+                if window_start <= received <= window_end:
+                    accepted += 1
+
+        await asyncio.sleep(0)
+        server_cpu = client_cpu = 0.0
+        tasks = [asyncio.create_task(write(i, *w)) for i, w in enumerate(writers)]
+        await asyncio.sleep(max(0.0, window_start - time.perf_counter()))
+        server_cpu, client_cpu = cpu_seconds(target.pid), time.process_time()
+        reader_bytes = [s.received for s in sinks]
+        await asyncio.sleep(max(0.0, window_end - time.perf_counter()))
+        server_cpu = cpu_seconds(target.pid) - server_cpu
+        client_cpu = time.process_time() - client_cpu
+        reader_bytes = [s.received - b for s, b in zip(sinks, reader_bytes, strict=True)]
+        await asyncio.wait_for(asyncio.gather(*tasks), EDIT_TIMEOUT + 5)
+        return {
+            "server": target.name,
+            "note": target.note,
+            "writers": args.writers,
+            "readers": args.readers,
+            "seconds": args.seconds,
+            "updates_per_s": round(accepted / args.seconds, 1),
+            "p50_ms": round(statistics.median(latencies), 2) if latencies else None,
+            "p99_ms": round(percentile(latencies, 99), 2) if latencies else None,
+            "edits_measured": len(latencies),
+            "server_cpu_pct": round(100 * server_cpu / args.seconds),
+            "loadgen_cpu_pct": round(100 * client_cpu / args.seconds),
+            "reader_kib_per_s_min": round(min(reader_bytes) / 1024 / args.seconds, 1),
+            "reader_kib_per_s_max": round(max(reader_bytes) / 1024 / args.seconds, 1),
+            "readers_lost": sum(s.lost for s in sinks),
+            "errors": errors[:5],
+        }
+    finally:
+        for sock in sockets:
+            sock.writer.transport.close()
+        await asyncio.sleep(0.2)
+
+
+# --- servers --------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def child(argv: list[str], cwd: Path, name: str) -> Iterator[subprocess.Popen[bytes]]:
+    """A server child process that prints ``listening PORT`` when ready; always stopped."""
+    log = tempfile.NamedTemporaryFile(prefix=f"minibase-bench-{name}-", suffix=".log")  # noqa: SIM115
+    process = subprocess.Popen(
+        argv, cwd=cwd, stdout=subprocess.PIPE, stderr=log, start_new_session=True
+    )
+    try:
+        assert process.stdout is not None
+        deadline = time.monotonic() + START_TIMEOUT
+        line = b""
+        while time.monotonic() < deadline and not line.startswith(b"listening"):
+            line = process.stdout.readline()
+            if not line and process.poll() is not None:
+                break
+        if not line.startswith(b"listening"):
+            log.seek(0)
+            raise RuntimeError(f"{name} did not start: {log.read().decode(errors='replace')}")
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        log.close()
+
+
+def hocuspocus_ready() -> str:
+    """``npm ci`` into bench/hocuspocus/node_modules unless the locked version is there."""
+    if not shutil.which("node") or not shutil.which("npm"):
+        raise RuntimeError("node/npm not found")
+    lock = json.loads((HOCUSPOCUS_DIR / "package-lock.json").read_text())
+    wanted = lock["packages"]["node_modules/@hocuspocus/server"]["version"]
+    installed = HOCUSPOCUS_DIR / "node_modules/@hocuspocus/server/package.json"
+    if not installed.exists() or json.loads(installed.read_text())["version"] != wanted:
+        print("installing Hocuspocus for the benchmark (npm ci) ...", file=sys.stderr)
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=HOCUSPOCUS_DIR,
+            stdout=sys.stderr,
+            check=True,
+            timeout=600,
+        )
+    node = subprocess.run(["node", "--version"], capture_output=True, text=True, check=True)
+    return f"@hocuspocus/server {wanted}, Node {node.stdout.strip()}"
+
+
+def pycrdt_ws_ready() -> tuple[Path, str]:
+    """A throwaway virtualenv with pycrdt-websocket (never a Minibase dependency)."""
+    python = PYCRDT_WS_VENV / "bin" / "python"
+    if not python.exists():
+        print(f"installing pycrdt-websocket into {PYCRDT_WS_VENV} ...", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "venv", str(PYCRDT_WS_VENV)], check=True)
+    probe = "import importlib.metadata as m; print(m.version('pycrdt-websocket'))"
+    if subprocess.run([python, "-c", probe], capture_output=True).returncode != 0:
+        subprocess.run(
+            [python, "-m", "pip", "install", "-qq", "--disable-pip-version-check", *PIP_REQS],
+            check=True,
+            timeout=600,
+        )
+    versions = subprocess.run(
+        [
+            python,
+            "-c",
+            "import importlib.metadata as m; "
+            "print(', '.join(p + ' ' + m.version(p) for p in "
+            "('pycrdt-websocket', 'pycrdt', 'uvicorn')))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return python, versions.stdout.strip()
+
+
+async def flow_state(port: int, path: str) -> bytes:
+    target = Target("minibase", port, path, pid=0)
+    sock, state = await handshake(target)
+    sock.close()
+    return state
+
+
+def run(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[str]]:
+    from _server import running_server, seed_sync
+    from tests.process import free_port
+
+    results: list[dict[str, Any]] = []
+    skipped: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="minibase-bench-compare-") as tmp:
+        seed_file = Path(tmp) / "seed.bin"
+        with running_server("sqlite") as server:
+            ids = seed_sync(server.base_url)
+            path = f"/v1/collab/{ids['org']}/{ids['flow']}?token={ids['token']}"
+            seed_file.write_bytes(asyncio.run(flow_state(server.port, path)))
+            if "minibase" in args.servers:
+                target = Target(
+                    "Minibase",
+                    server.port,
+                    path,
+                    server.process.pid,
+                    note="minibase serve, SQLite, every update stored before broadcast",
+                )
+                results.append(run_load(target, args))
+
+        if "hocuspocus" in args.servers:
+            try:
+                versions = hocuspocus_ready()
+            except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+                skipped.append(f"Hocuspocus skipped: {exc}")
+            else:
+                port = free_port()
+                argv = ["node", "server.mjs", str(port), str(seed_file)]
+                try:
+                    with child(argv, HOCUSPOCUS_DIR, "hocuspocus") as process:
+                        target = Target(
+                            "Hocuspocus",
+                            port,
+                            f"/{HOCUSPOCUS_DOC}",
+                            process.pid,
+                            prefix=varstring(HOCUSPOCUS_DOC),
+                            hello=[b"\x02\x00" + varstring("bench")],  # auth: token
+                            note=f"{versions}, in memory",
+                        )
+                        results.append(run_load(target, args))
+                except (RuntimeError, OSError, TimeoutError, EOFError) as exc:
+                    skipped.append(f"Hocuspocus failed: {exc!r}")
+
+        if "pycrdt-websocket" in args.servers:
+            try:
+                python, versions = pycrdt_ws_ready()
+            except (OSError, subprocess.SubprocessError) as exc:
+                skipped.append(f"pycrdt-websocket skipped: {exc}")
+            else:
+                port = free_port()
+                argv = [str(python), str(BENCH / "pycrdt_ws_server.py"), str(port), str(seed_file)]
+                try:
+                    with child(argv, ROOT, "pycrdt-websocket") as process:
+                        target = Target(
+                            "pycrdt-websocket",
+                            port,
+                            "/bench",
+                            process.pid,
+                            note=f"{versions}, uvicorn without deflate, in memory",
+                        )
+                        results.append(run_load(target, args))
+                except (RuntimeError, OSError, TimeoutError, EOFError) as exc:
+                    skipped.append(f"pycrdt-websocket failed: {exc!r}")
+    return results, skipped
+
+
+def run_load(target: Target, args: argparse.Namespace) -> dict[str, Any]:
+    print(f"measuring {target.name} ...", file=sys.stderr)
+    runner = asyncio.run
+    try:
+        import uvloop
+
+        runner = uvloop.run
+    except ImportError:
+        pass
+    result: dict[str, Any] = runner(measure(target, args))
+    print(json.dumps(result), file=sys.stderr)
+    return result
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    base = next((r["updates_per_s"] for r in results if r["server"] == "Hocuspocus"), None)
+    lines = [
+        "| server | updates/s accepted | p50 edit→own broadcast | p99 | vs Hocuspocus "
+        "| server CPU | load-gen CPU |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        ratio = f"{r['updates_per_s'] / base:.2f}" if base else "n/a"
+        lines.append(
+            f"| {r['server']} | {r['updates_per_s']:,.0f} | {r['p50_ms']} ms | {r['p99_ms']} ms "
+            f"| {ratio} | {r['server_cpu_pct']}% | {r['loadgen_cpu_pct']}% |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--writers", type=int, default=50)
+    parser.add_argument("--readers", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured window")
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument(
+        "--servers",
+        default=",".join(SERVERS),
+        help="comma-separated subset of minibase,hocuspocus,pycrdt-websocket",
+    )
+    args = parser.parse_args()
+    args.servers = args.servers.split(",")
+    load_before = os.getloadavg()[0]
+    if not 1 <= args.writers <= 100:
+        parser.error("--writers must be 1..100 (one node each)")
+    results, skipped = run(args)
+    command = (
+        "PYTHONPATH=src python bench/collab_compare.py "
+        f"--writers {args.writers} --readers {args.readers} "
+        f"--seconds {args.seconds:g} --warmup {args.warmup:g}"
+    )
+    if args.servers != SERVERS:
+        command += f" --servers {','.join(args.servers)}"
+    print(table(results))
+    print()
+    for r in results:
+        extra = f"; errors: {r['errors']}" if r["errors"] else ""
+        print(
+            f"- {r['server']}: {r['note']}; {r['edits_measured']} edits measured; each reader "
+            f"received {r['reader_kib_per_s_min']}-{r['reader_kib_per_s_max']} KiB/s"
+            f"{extra}"
+        )
+    for line in skipped:
+        print(f"- {line}")
+    print(
+        f"\n{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {platform.machine()}, "
+        f"{os.cpu_count()} cores, 1-min load average before the run: {load_before:.1f}"
+    )
+    print(f"reproduce: {command}")
+
+
+if __name__ == "__main__":
+    main()
