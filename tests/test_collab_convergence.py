@@ -1,10 +1,14 @@
-"""Randomized convergence: many clients, random edits and disconnects, then a restart."""
+"""Randomized convergence: pycrdt and stock npm clients, random edits and disconnects,
+then a restart."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import random
+import shutil
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,8 +19,11 @@ from minibase.config import Settings
 from tests.collab.yclient import YClient
 from tests.flows_helpers import new_org, node
 from tests.servers import serve_in_process
+from tests.services import skip_or_fail
 
 CLIENTS = 10
+NPM_CLIENTS = 5
+INTEROP = Path(__file__).parent / "interop"
 ROUNDS = 12
 TYPES = ["default", "llm", "shell"]  # "shell" is not allowed: the server removes it
 
@@ -83,7 +90,13 @@ def check_rules(flow: dict[str, Any], max_nodes: int) -> None:
         assert e["source"] in ids and e["target"] in ids
 
 
+def node_clients_or_skip() -> None:
+    if shutil.which("node") is None or not (INTEROP / "node_modules" / "y-websocket").is_dir():
+        skip_or_fail("node or tests/interop/node_modules missing (run npm ci in tests/interop)")
+
+
 async def test_random_edits_converge_obey_rules_and_survive_restart(settings: Settings) -> None:
+    node_clients_or_skip()
     rng = random.Random(20261125)
     quick = settings.model_copy(
         update={"collab_version_seconds": 0.05, "collab_unload_seconds": 30}
@@ -97,6 +110,22 @@ async def test_random_edits_converge_obey_rules_and_survive_restart(settings: Se
             await org.patch_settings(maxNodes=max_nodes, allowedNodeTypes=["default", "llm"])
             flow = await org.create_flow("F", [node("a"), node("b")])
             url = f"ws://{host}/v1/collab/{org.id}/{flow['id']}?token={org.admin.token}"
+            # Stock npm providers edit at the same time, with their own random disconnects.
+            npm = await asyncio.create_subprocess_exec(
+                "node",
+                str(INTEROP / "random_clients.mjs"),
+                f"ws://{host}/v1/collab/{org.id}",
+                flow["id"],
+                org.admin.token,
+                str(NPM_CLIENTS),
+                str(ROUNDS),
+                "7",
+                "2",
+                cwd=INTEROP,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
             clients = [YClient(url) for _ in range(CLIENTS)]
             await asyncio.gather(*(c.connect() for c in clients))
             for step in range(ROUNDS):
@@ -109,8 +138,15 @@ async def test_random_edits_converge_obey_rules_and_survive_restart(settings: Se
                     clients[me] = YClient(url)
                     await clients[me].connect()
                 await asyncio.sleep(rng.random() * 0.02)
+            assert npm.stdin is not None
+            npm.stdin.write(b"done\n")
+            await npm.stdin.drain()
+            out, err = await asyncio.wait_for(npm.communicate(), 60)
+            assert npm.returncode == 0, err.decode()
+            npm_final = json.loads(out)
             manager = app.state.ctx.collab
             final = await converged(clients, manager, org.id, flow["id"])
+            assert canon(npm_final) == final
             check_rules(final, max_nodes)
             await asyncio.gather(*(c.close() for c in clients))
 
