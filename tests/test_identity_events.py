@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 from fastapi import FastAPI
 
@@ -14,9 +16,12 @@ from tests.test_members_invitations import join
 async def test_member_and_credential_events(app: FastAPI, client: httpx.AsyncClient) -> None:
     ctx: AppContext = app.state.ctx
     seen: list[Event] = []
+    arrived = asyncio.Condition()
 
     async def collect(event: Event) -> None:
-        seen.append(event)
+        async with arrived:
+            seen.append(event)
+            arrived.notify_all()
 
     ctx.bus.subscribe(collect)
     admin = await signup(client)
@@ -45,6 +50,12 @@ async def test_member_and_credential_events(app: FastAPI, client: httpx.AsyncCli
     await client.post("/v1/auth/logout", headers=admin.headers)
     assert (await client.get("/v1/me", headers=bearer(second["token"]))).status_code == 401
 
+    # The bus delivers after commit, from its own task: wait for the last event to arrive.
+    def all_arrived() -> bool:
+        return sum(e.kind == "credentials" for e in seen) >= 3
+
+    async with arrived:
+        await asyncio.wait_for(arrived.wait_for(all_arrived), 5)
     members = [(e.kind, e.ids, e.extra.get("change")) for e in seen if e.kind == "members"]
     assert members == [
         ("members", (bob.id,), "joined"),

@@ -44,8 +44,9 @@ class YClient:
 
     async def connect(self, wait_sync: bool = True) -> None:
         self.ws = await connect(self.url, compression=None, max_size=None)
-        await self.ws.send(protocol.sync_step1(self.doc.get_state()))
         self._reader = asyncio.create_task(self._read())
+        # The server may refuse (close) at once; the reader records the close code.
+        await self.send(protocol.sync_step1(self.doc.get_state()))
         if wait_sync:
             await asyncio.wait_for(self.synced.wait(), 10)
 

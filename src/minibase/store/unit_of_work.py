@@ -12,6 +12,7 @@ commits, never for a rolled-back change.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -21,12 +22,11 @@ from sqlalchemy import delete as sa_delete
 from sqlalchemy import insert as sa_insert
 from sqlalchemy import select as sa_select
 from sqlalchemy import update as sa_update
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ColumnElement
 
 from minibase.domain.principal import Principal
 from minibase.realtime.events import Event
-from minibase.store.database import Database
+from minibase.store.database import Database, Executor
 from minibase.store.hot_cache import HotCache
 
 Publisher = Callable[[Sequence[Event]], Awaitable[None]]
@@ -41,7 +41,7 @@ class UnitOfWork:
 
     def __init__(
         self,
-        conn: AsyncConnection,
+        conn: Executor,
         principal: Principal,
         *,
         dialect: str,
@@ -86,7 +86,7 @@ class TenantUnitOfWork(UnitOfWork):
 
     def __init__(
         self,
-        conn: AsyncConnection,
+        conn: Executor,
         principal: Principal,
         org_id: str,
         *,
@@ -121,6 +121,29 @@ class TenantUnitOfWork(UnitOfWork):
         return sa_delete(table).where(self._scope(table))
 
 
+class KeyedLocks:
+    """One FIFO :class:`asyncio.Lock` per key, dropped when nobody holds or awaits it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (None, 0))
+        if lock is None:
+            lock = asyncio.Lock()
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
 class Store:
     """Opens units of work on a :class:`Database` and publishes their events after commit."""
 
@@ -130,6 +153,7 @@ class Store:
         self.dialect = "sqlite" if database.is_sqlite else "postgresql"
         self.cache = HotCache()
         """Read cache of the hot path, emptied by this instance's commits at once."""
+        self._org_write_locks = KeyedLocks()
 
     def set_publisher(self, publish: Publisher) -> None:
         self._publish = publish
@@ -139,6 +163,23 @@ class Store:
         self, org_id: str, principal: Principal, *, write: bool = False
     ) -> AsyncIterator[TenantUnitOfWork]:
         """A transaction confined to ``org_id``, committed when the block exits cleanly."""
+        if write and self.database.is_postgres:
+            # Writers of one org queue here first, in arrival order, holding no connection:
+            # PostgreSQL's row-lock waiters are not served fairly (waits of a second were
+            # measured with ten writers of one org), and waiting here keeps the pool free.
+            async with (
+                self._org_write_locks.hold(org_id),
+                self._tenant_transaction(org_id, principal, write=True) as uow,
+            ):
+                yield uow
+        else:
+            async with self._tenant_transaction(org_id, principal, write=write) as uow:
+                yield uow
+
+    @asynccontextmanager
+    async def _tenant_transaction(
+        self, org_id: str, principal: Principal, *, write: bool
+    ) -> AsyncIterator[TenantUnitOfWork]:
         async with self.database.transaction(write=write) as conn:
             if self.database.is_postgres:
                 await conn.execute(
@@ -150,8 +191,8 @@ class Store:
                 )
                 if write:
                     # Writers of one org take its row lock first, always in this order, so
-                    # quota counts and audit sequence numbers cannot race (SQLite
-                    # serializes writers already).
+                    # quota counts and audit sequence numbers cannot race across instances
+                    # (SQLite serializes writers already).
                     await conn.execute(
                         text("SELECT 1 FROM organizations WHERE id = :org FOR UPDATE"),
                         {"org": org_id},
