@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import func
 
 from minibase.domain.flow_diff import diff_flows, summarize
@@ -47,7 +48,7 @@ async def append(
     payload: VersionPayload,
 ) -> None:
     if uow.cache is not None and payload.document is not None:
-        uow.cache.versions.put((uow.org_id, flow_id, version), payload.document)
+        uow.cache.versions.put((uow.org_id, flow_id, version), orjson.dumps(payload.document))
     await uow.execute(
         uow.insert(
             flow_versions,
@@ -66,16 +67,17 @@ async def append(
 async def document_at(uow: TenantUnitOfWork, flow_id: str, version: int) -> dict[str, Any]:
     """The flow document as it was at ``version``: nearest snapshot, then deltas.
 
-    Recent versions come from the instance's cache (treat the result as read-only).
+    Recent versions come from the instance's cache.
     """
     cache = uow.cache
     if cache is not None:
         cached = cache.versions.get((uow.org_id, flow_id, version))
         if cached is not None:
-            return cached
+            doc: dict[str, Any] = orjson.loads(cached)
+            return doc
     doc = await _rebuild_at(uow, flow_id, version)
     if cache is not None:
-        cache.versions.put((uow.org_id, flow_id, version), doc)
+        cache.versions.put((uow.org_id, flow_id, version), orjson.dumps(doc))
     return doc
 
 

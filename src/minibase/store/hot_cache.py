@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from minibase.domain.principal import Principal
 from minibase.domain.roles import Role
@@ -36,9 +35,11 @@ class HotCache:
         self.principals: EpochCache[str, CachedPrincipal] = EpochCache(max_entries)
         self.roles: EpochCache[tuple[str, str], Role] = EpochCache(max_entries)
         self.flows: EpochCache[tuple[str, str], CachedFlow] = EpochCache(max_entries // 10)
-        self.versions: LruCache[tuple[str, str, int], dict[str, Any]] = LruCache(256)
-        """Past flow documents by ``(org, flow, version)``: immutable, so never dropped
-        by events (the base of stale saves and of collab syncs). Read-only values."""
+        self.versions: LruCache[tuple[str, str, int], bytes] = LruCache(256)
+        """Past flow documents by ``(org, flow, version)``, as JSON bytes: immutable, so
+        never dropped by events (the base of stale saves and of collab syncs). Bytes, not
+        dicts: hundreds of parsed documents would make every full garbage collection
+        walk hundreds of thousands of objects (pauses of 100 ms were measured)."""
 
     def apply(self, events: Sequence[Event]) -> None:
         for event in events:
