@@ -105,7 +105,9 @@ def create_app(
         checkpoints = asyncio.create_task(database.checkpoint_loop(), name="wal-checkpoint")
         # Everything built so far (modules, routes, compiled schemas) lives as long as the
         # process: keep it out of the collector's full passes, which otherwise walk it
-        # all and pause every request in flight for tens of milliseconds.
+        # all and pause every request in flight for tens of milliseconds. Collect first,
+        # so that no garbage is frozen with it.
+        gc.collect()
         gc.freeze()
         try:
             yield
