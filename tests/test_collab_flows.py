@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -12,35 +12,33 @@ import pytest
 from fastapi import FastAPI
 from pycrdt import Map
 
-from minibase.app import create_app
 from minibase.config import Settings
 from tests.collab.yclient import YClient
 from tests.flows_helpers import Org, edge, new_org, node
 from tests.helpers import signup
-from tests.servers import serve_in_process
 
 
 @pytest.fixture
-async def fast_app(settings: Settings) -> AsyncIterator[FastAPI]:
-    quick = settings.model_copy(
+def settings(settings: Settings) -> Settings:
+    """Collaborative edits reach the REST flow after 50 ms, rooms unload after 50 ms."""
+    return settings.model_copy(
         update={"collab_version_seconds": 0.05, "collab_unload_seconds": 0.05}
     )
-    application = create_app(quick, run_migrations=False)
-    async with application.router.lifespan_context(application):
-        yield application
 
 
 @pytest.fixture
-async def api(fast_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=fast_app, client=("127.0.0.1", 50000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-        yield c
+def api(client: httpx.AsyncClient) -> httpx.AsyncClient:
+    return client
 
 
 @pytest.fixture
-async def ws_host(fast_app: FastAPI) -> AsyncIterator[str]:
-    async with serve_in_process(fast_app) as host:
-        yield host
+def ws_host(live_url: str) -> str:
+    return live_url
+
+
+@pytest.fixture
+def fast_app(app: FastAPI) -> FastAPI:
+    return app
 
 
 def collab_url(host: str, org: str, flow: str, token: str) -> str:
