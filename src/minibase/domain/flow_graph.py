@@ -191,6 +191,33 @@ def _check_count(items: list[Any], key: str, limit: int | None) -> None:
         )
 
 
+def check_limits(
+    doc: FlowDoc,
+    *,
+    max_nodes: int | None = None,
+    max_edges: int | None = None,
+    max_bytes: int | None = None,
+) -> None:
+    """Refuse a document over the size limits (``PayloadTooLarge``).
+
+    All that a three-way merge of valid documents can break: its entities are valid
+    pieces of valid entities and its edges join existing nodes, but it can hold more.
+    """
+    _check_count(doc["nodes"], "nodes", max_nodes)
+    _check_count(doc["edges"], "edges", max_edges)
+    try:
+        size = len(orjson.dumps(doc))
+    except orjson.JSONEncodeError as exc:
+        raise ValidationFailed(
+            [_error("", f"Not representable as JSON: {exc}.", "json_type")]
+        ) from exc
+    if max_bytes is not None and size > max_bytes:
+        raise PayloadTooLarge(
+            f"The flow is {size} bytes as JSON; the limit is {max_bytes}.",
+            {"field": "", "limit": max_bytes, "size": size},
+        )
+
+
 def validate_flow(
     doc: Any,
     *,
@@ -228,19 +255,7 @@ def validate_flow(
 
     nodes: list[Any] = out["nodes"]
     edges: list[Any] = out["edges"]
-    _check_count(nodes, "nodes", max_nodes)
-    _check_count(edges, "edges", max_edges)
-    try:
-        size = len(orjson.dumps(out))
-    except orjson.JSONEncodeError as exc:
-        raise ValidationFailed(
-            [_error("", f"Not representable as JSON: {exc}.", "json_type")]
-        ) from exc
-    if max_bytes is not None and size > max_bytes:
-        raise PayloadTooLarge(
-            f"The flow is {size} bytes as JSON; the limit is {max_bytes}.",
-            {"field": "", "limit": max_bytes, "size": size},
-        )
+    check_limits(out, max_nodes=max_nodes, max_edges=max_edges, max_bytes=max_bytes)
 
     for index, node in enumerate(nodes):
         errors += node_errors(node, f"nodes[{index}]")

@@ -16,7 +16,7 @@ import orjson
 from sqlalchemy import func
 
 from minibase.config import Settings
-from minibase.domain.flow_graph import validate_flow
+from minibase.domain.flow_graph import check_limits, validate_flow
 from minibase.domain.flow_ops import apply_ops
 from minibase.domain.merge import merge_flows
 from minibase.domain.principal import Principal
@@ -90,6 +90,15 @@ def _document_of(row: Any) -> dict[str, Any]:
 def validate_document(settings: Settings, doc: Any) -> dict[str, Any]:
     """A request's flow document, validated and normalized (see ``domain/flow_graph``)."""
     return _validate(settings, doc)
+
+
+def _check_limits(settings: Settings, doc: dict[str, Any]) -> None:
+    check_limits(
+        doc,
+        max_nodes=settings.max_flow_nodes,
+        max_edges=settings.max_flow_edges,
+        max_bytes=settings.max_flow_bytes,
+    )
 
 
 def _validate(settings: Settings, doc: Any, *, require_name: bool = False) -> dict[str, Any]:
@@ -299,8 +308,8 @@ async def save_flow(
         base = await flow_history.document_at(uow, flow_id, base_version)
         incoming = {**incoming, "name": incoming.get("name", base["name"])}
         outcome = merge_flows(base, current, incoming)
-        merged = _validate(settings, outcome.flow_doc)
-        merged.setdefault("name", current["name"])
+        merged = {"name": current["name"], **outcome.flow_doc}
+        _check_limits(settings, merged)
         conflicts, dropped = outcome.conflicts, outcome.dropped_edges
     extra = {"conflicts": conflicts, "droppedEdges": dropped}
     if merged == current:
