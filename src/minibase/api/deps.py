@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, cast
 
-from fastapi import Depends
+from fastapi import Depends, Path
 from starlette.requests import HTTPConnection, Request
 
 from minibase.auth.credentials import authenticate
@@ -75,6 +75,9 @@ class OrgAccess:
     meta: RequestMeta
 
 
+OrgIdParam = Annotated[str, Path(alias="orgId", description="Organization id (org_...)")]
+
+
 def require(
     action: Action, *, on_self: Action | None = None, self_param: str = "userId"
 ) -> Callable[..., Awaitable[OrgAccess]]:
@@ -86,10 +89,9 @@ def require(
     needs ``on_self`` instead; the permission table still decides both.
     """
 
-    async def dependency(request: Request) -> OrgAccess:
-        # Reads the path and the principal directly instead of through sub-dependencies:
-        # this runs on every org-scoped request, and FastAPI's resolution is costly.
-        org_id = request.path_params.get("orgId", "")
+    async def dependency(request: Request, org_id: OrgIdParam) -> OrgAccess:
+        # The principal is resolved here rather than as a sub-dependency: this runs on
+        # every org-scoped request, and FastAPI's dependency resolution is costly.
         principal = await current_principal(request)
         ctx = app_context(request)
         role = await role_in(ctx.store, org_id, principal)
