@@ -68,8 +68,8 @@ class Settings(BaseSettings):
     master_key: SecretStr = Field(
         SecretStr(""),
         description=(
-            "Master key (base64, 32 bytes) wrapping the per-organization data keys. Empty on "
-            "SQLite: generated once into the data directory."
+            "Master key (base64, 32 bytes) for envelope encryption at rest. Reserved: this "
+            "release stores data unencrypted and does not read it yet."
         ),
     )
     log_level: LogLevel = Field("info", description="Minimum level of the JSON log lines.")
