@@ -235,3 +235,42 @@ async def test_quota_violations_are_undone_for_everyone(
 
 async def _count(api: httpx.AsyncClient, org: Org, flow_id: str, count: int) -> bool:
     return len((await rest_flow(api, org, flow_id))["nodes"]) == count
+
+
+async def test_collab_authorization_is_live(api: httpx.AsyncClient, ws_host: str) -> None:
+    org = await new_org(api)
+    flow = await org.create_flow("F", [node("a")])
+    member = await signup(api)
+    invite = await api.post(
+        f"/v1/orgs/{org.id}/invitations",
+        headers=org.admin.headers,
+        json={"email": member.email, "role": "editor"},
+    )
+    await api.post(
+        "/v1/invitations/accept", headers=member.headers, json={"token": invite.json()["token"]}
+    )
+    members_url = f"/v1/orgs/{org.id}/members/{member.id}"
+    async with YClient(collab_url(ws_host, org.id, flow["id"], member.token)) as seat:
+        seat.nodes["b"] = Map({"id": "b", "type": "default", "position": {"x": 0, "y": 0}})
+        await eventually(lambda: _has(api, org, flow["id"], "b"))
+        # Demoted: the socket stays, its edits are refused from now on.
+        r = await api.patch(members_url, headers=org.admin.headers, json={"role": "viewer"})
+        assert r.status_code == 200, r.text
+
+        async def refused() -> bool:
+            seat.nodes[f"c{len(seat.denied)}"] = Map(
+                {"id": "c", "type": "default", "position": {"x": 0, "y": 0}}
+            )
+            await asyncio.sleep(0.05)
+            return seat.denied == ["read-only"]
+
+        await eventually(refused)
+        # Removed: the socket is closed as for a flow it cannot see.
+        assert (await api.delete(members_url, headers=org.admin.headers)).status_code == 204
+        await seat.wait_for(lambda: seat.close_code is not None)
+        assert seat.close_code == 4404
+
+    async with YClient(collab_url(ws_host, org.id, flow["id"], org.admin.token)) as admin:
+        await api.post("/v1/auth/logout", headers=org.admin.headers)
+        await admin.wait_for(lambda: admin.close_code is not None)
+        assert admin.close_code == 4401

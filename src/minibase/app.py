@@ -39,7 +39,11 @@ from minibase.http.middleware import RequestContextMiddleware
 from minibase.http.throttle import ThrottleMiddleware
 from minibase.realtime import build_bus
 from minibase.realtime.hub import LiveQueryHub
-from minibase.services.collab_bridge import FlowsBridge, FlowsCollabAuthorizer
+from minibase.services.collab_bridge import (
+    CollabAccessWatcher,
+    FlowsBridge,
+    FlowsCollabAuthorizer,
+)
 from minibase.services.invitation_delivery import sender_from_settings
 from minibase.store.database import Database
 from minibase.store.migrate import migrate
@@ -101,6 +105,7 @@ def create_app(
         options = replace(options, flow_limits=setting_limits.tighten(options.flow_limits))
         ctx.collab = RoomManager(make_bridge(ctx), CollabStore(store), options)
         ctx.collab.subscribe(bus)
+        bus.subscribe(CollabAccessWatcher(ctx).on_event)
         collab_endpoint.bind(ctx.collab, make_authorizer(ctx))
         checkpoints = asyncio.create_task(database.checkpoint_loop(), name="wal-checkpoint")
         # Everything built so far (modules, routes, compiled schemas) lives as long as the

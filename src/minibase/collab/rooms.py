@@ -134,6 +134,10 @@ class RoomManager:
         """The room of ``(org_id, flow_id)`` if it is loaded here."""
         return self._rooms.get((org_id, flow_id))
 
+    def rooms(self) -> list[Room]:
+        """Every room loaded here."""
+        return list(self._rooms.values())
+
     @property
     def room_count(self) -> int:
         return len(self._rooms)

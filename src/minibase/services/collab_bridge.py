@@ -16,7 +16,9 @@ then (a three-way merge against the live document), so live edits are never reve
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -28,6 +30,7 @@ from minibase.context import AppContext
 from minibase.domain.principal import SYSTEM, Principal
 from minibase.domain.roles import Action, Role, is_allowed
 from minibase.errors import Forbidden, MinibaseError, NotFound
+from minibase.realtime.events import Event
 from minibase.services import flow_history, flows
 from minibase.services.audit import RequestMeta
 from minibase.services.orgs import load_org, role_in
@@ -133,3 +136,60 @@ class FlowsBridge:
     async def synced(self, org_id: str, flow_id: str, version: int) -> None:
         async with self.ctx.store.tenant(org_id, SYSTEM, write=True) as uow:
             await flows.mark_collab_synced(uow, flow_id, version)
+
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_NOT_FOUND = 4404
+
+
+class CollabAccessWatcher:
+    """Live authorization of collab sockets, as the live-query hub has for ``/v1/sync``.
+
+    A ``credentials`` event (logout, key revoked, password changed) closes that token's
+    sockets with 4401 at once. ``members`` and ``org`` events re-check the role of every
+    socket of that org's rooms: a removed member is closed with 4404, a demoted editor
+    keeps watching from a read-only seat, a promoted viewer may edit. A ``resync`` from
+    the bus re-checks every socket.
+    """
+
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def on_event(self, event: Event) -> None:
+        manager = self.ctx.collab
+        if manager is None:
+            return
+        if event.kind == "credentials":
+            revoked = set(event.ids)
+            for room in manager.rooms():
+                for client in list(room.clients):
+                    if client.access.principal.credential_id in revoked:
+                        client.close_soon(CLOSE_UNAUTHENTICATED, "token revoked")
+        elif event.kind in ("members", "org", "resync"):
+            org = None if event.kind == "resync" else event.org_id
+            # Role look-ups touch the database: not inside the bus's delivery loop.
+            task = asyncio.create_task(self._recheck(org), name="collab-reauthorize")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _recheck(self, org_id: str | None) -> None:
+        manager = self.ctx.collab
+        if manager is None:
+            return
+        for room in manager.rooms():
+            if org_id is not None and room.org_id != org_id:
+                continue
+            for client in list(room.clients):
+                try:
+                    role = await role_in(self.ctx.store, room.org_id, client.access.principal)
+                except NotFound:
+                    client.close_soon(CLOSE_NOT_FOUND, "no longer a member")
+                    continue
+                if not is_allowed(role, Action.FLOWS_READ):
+                    client.close_soon(CLOSE_FORBIDDEN, "this role may not read flows")
+                    continue
+                seat = role if is_allowed(role, Action.FLOWS_WRITE) else Role.VIEWER
+                if seat != client.access.role:
+                    client.access = replace(client.access, role=seat)
