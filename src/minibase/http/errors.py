@@ -75,7 +75,6 @@ async def _on_http_exception(request: Request, exc: Exception) -> Response:
     elif exc.status_code == 400:
         error = BadRequest(str(exc.detail))
     else:
-        error = MinibaseError(str(exc.detail))
         return json_response(
             {"error": {"code": "http_error", "message": str(exc.detail), "details": {}}},
             status_code=exc.status_code,

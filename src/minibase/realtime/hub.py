@@ -73,6 +73,8 @@ class Connection:
     queue: asyncio.Queue[str | None]
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
     closed: bool = False
+    close_code: int = CLOSE_GOING_AWAY
+    close_reason: str = ""
     sender: asyncio.Task[None] | None = None
 
     def send(self, message: dict[str, Any] | str) -> None:
@@ -111,9 +113,7 @@ class Connection:
             return
         if ws.application_state == WebSocketState.CONNECTED:
             with contextlib.suppress(OSError, RuntimeError):
-                await ws.close(
-                    getattr(self, "close_code", CLOSE_GOING_AWAY), getattr(self, "close_reason", "")
-                )
+                await ws.close(self.close_code, self.close_reason)
 
 
 def result_frame(sub: Subscription, value: QueryValue, body_text: str | None = None) -> str:

@@ -44,6 +44,13 @@ def _remaining(limit: int | None, used: int) -> int | None:
     return None if limit is None else max(0, limit - used)
 
 
+def collab_seat(role: Role) -> Role:
+    """The seat a role gets in a collab room: editing, read-only, or none (Forbidden)."""
+    if not is_allowed(role, Action.FLOWS_READ):
+        raise Forbidden("This role may not read flows.")
+    return role if is_allowed(role, Action.FLOWS_WRITE) else Role.VIEWER
+
+
 class FlowsCollabAuthorizer:
     """Who may open a flow's collab socket, and the limits their edits obey."""
 
@@ -54,8 +61,7 @@ class FlowsCollabAuthorizer:
         store, settings = self.ctx.store, self.ctx.settings
         principal = await authenticate(store, settings, token)
         role = await role_in(store, org_id, principal)
-        if not is_allowed(role, Action.FLOWS_READ):
-            raise Forbidden("This role may not read flows.")
+        seat = collab_seat(role)
         async with store.tenant(org_id, principal) as uow:
             row = (
                 await uow.execute(
@@ -68,7 +74,6 @@ class FlowsCollabAuthorizer:
                 raise NotFound("No such flow.")
             org = await load_org(uow)
         limits = limits_of(org)
-        seat = role if is_allowed(role, Action.FLOWS_WRITE) else Role.VIEWER
         return CollabAccess(
             principal=principal,
             role=seat,
@@ -187,9 +192,10 @@ class CollabAccessWatcher:
                 except NotFound:
                     client.close_soon(CLOSE_NOT_FOUND, "no longer a member")
                     continue
-                if not is_allowed(role, Action.FLOWS_READ):
-                    client.close_soon(CLOSE_FORBIDDEN, "this role may not read flows")
+                try:
+                    seat = collab_seat(role)
+                except Forbidden as denied:
+                    client.close_soon(CLOSE_FORBIDDEN, denied.message)
                     continue
-                seat = role if is_allowed(role, Action.FLOWS_WRITE) else Role.VIEWER
                 if seat != client.access.role:
                     client.access = replace(client.access, role=seat)

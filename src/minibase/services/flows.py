@@ -87,11 +87,6 @@ def _document_of(row: Any) -> dict[str, Any]:
     return {"name": row.name, "nodes": doc["nodes"], "edges": doc["edges"]}
 
 
-def validate_document(settings: Settings, doc: Any) -> dict[str, Any]:
-    """A request's flow document, validated and normalized (see ``domain/flow_graph``)."""
-    return _validate(settings, doc)
-
-
 def _check_limits(settings: Settings, doc: dict[str, Any]) -> None:
     check_limits(
         doc,
@@ -101,7 +96,10 @@ def _check_limits(settings: Settings, doc: dict[str, Any]) -> None:
     )
 
 
-def _validate(settings: Settings, doc: Any, *, require_name: bool = False) -> dict[str, Any]:
+def validate_document(
+    settings: Settings, doc: Any, *, require_name: bool = False
+) -> dict[str, Any]:
+    """A request's flow document, validated and normalized (see ``domain/flow_graph``)."""
     return validate_flow(
         doc,
         max_nodes=settings.max_flow_nodes,
@@ -141,7 +139,7 @@ def _emit_flow(
 async def create_flow(
     uow: TenantUnitOfWork, settings: Settings, body: Any, meta: RequestMeta
 ) -> FlowResult:
-    doc = _validate(settings, body, require_name=True)
+    doc = validate_document(settings, body, require_name=True)
     flow_id = new_id("flow")
     now = now_ms()
     document = encode_document(doc)
@@ -336,7 +334,7 @@ async def patch_flow(
     """``PATCH``: apply ``ops`` all together or not at all."""
     row = await _load(uow, flow_id, lock=True)
     current = _document_of(row)
-    changed = _validate(settings, apply_ops(current, ops))
+    changed = validate_document(settings, apply_ops(current, ops))
     changed.setdefault("name", current["name"])
     if changed == current:
         return FlowResult(render_flow(row), row.version)
@@ -458,7 +456,7 @@ async def save_collab(
     """
     row = await _load(uow, flow_id, lock=True)
     current = _document_of(row)
-    incoming = _validate(
+    incoming = validate_document(
         settings,
         {
             "name": flow_json.get("name") or current["name"],
@@ -469,7 +467,7 @@ async def save_collab(
     synced = row.collab_version is None or row.collab_version == row.version
     if not synced:
         base = await flow_history.document_at(uow, flow_id, row.collab_version)
-        incoming = _validate(settings, merge_flows(base, current, incoming).flow_doc)
+        incoming = validate_document(settings, merge_flows(base, current, incoming).flow_doc)
         incoming.setdefault("name", current["name"])
     if incoming == current:
         return None
