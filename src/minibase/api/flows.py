@@ -156,8 +156,13 @@ async def save_flow(request: Request, access: Writer, flowId: str) -> Response:
             raise ValidationFailed(
                 [{"field": key, "message": "Field required.", "type": "missing"}]
             )
-    doc = flows.validate_document(
-        ctx.settings, {k: body[k] for k in ("name", "nodes", "edges") if k in body}
+    doc = flows.validate_save(
+        ctx.settings,
+        ctx.store.cache,
+        access.org_id,
+        flowId,
+        {k: body[k] for k in ("name", "nodes", "edges") if k in body},
+        base,
     )
     async with ctx.store.tenant(access.org_id, access.principal, write=True) as uow:
         result = await flows.save_flow(uow, ctx.settings, flowId, doc, base, access.meta)

@@ -158,8 +158,9 @@ def _diff_entities(a: list[Entity], b: list[Entity]) -> EntitiesDiff:
     by_a, by_b = index_by_id(a), index_by_id(b)
     changed = []
     for ident, entity in by_b.items():
-        if ident in by_a:
-            changes = entity_changes(by_a[ident], entity)
+        before = by_a.get(ident)
+        if before is not None and before is not entity:
+            changes = entity_changes(before, entity)
             if changes:
                 changed.append(EntityChange(ident, changes))
     common_a = [x for x in by_a if x in by_b]

@@ -225,6 +225,7 @@ def validate_flow(
     max_edges: int | None = None,
     max_bytes: int | None = None,
     require_name: bool = False,
+    trusted: Container[int] = frozenset(),
 ) -> FlowDoc:
     """Check a flow document and return it normalized as ``{"name"?, "nodes", "edges"}``.
 
@@ -233,6 +234,10 @@ def validate_flow(
     are dropped; nodes and edges are the very objects given, unknown fields and key order
     untouched. ``None`` limits are unlimited. ``max_bytes`` applies to the normalized
     document serialized as compact JSON.
+
+    ``trusted`` holds the ``id()`` of entities known to be valid on their own (taken from
+    a stored document, see :func:`minibase.domain.flow_index.intern`): only their place in
+    this document (unique ids, edge ends) is checked.
 
     Raises PayloadTooLarge for a limit, ValidationFailed listing every other problem.
     """
@@ -258,14 +263,21 @@ def validate_flow(
     check_limits(out, max_nodes=max_nodes, max_edges=max_edges, max_bytes=max_bytes)
 
     for index, node in enumerate(nodes):
-        errors += node_errors(node, f"nodes[{index}]")
-    errors += _duplicate_errors(nodes, "nodes")
+        if id(node) not in trusted:
+            errors += node_errors(node, f"nodes[{index}]")
     # Edges may point at any node that has a string id, even one invalid for other
     # reasons: that node is already reported, and a second error per edge would be noise.
     node_ids = {n["id"] for n in nodes if isinstance(n, dict) and isinstance(n.get("id"), str)}
+    if len(node_ids) != len(nodes):
+        errors += _duplicate_errors(nodes, "nodes")
     for index, edge in enumerate(edges):
-        errors += edge_errors(edge, node_ids, f"edges[{index}]")
-    errors += _duplicate_errors(edges, "edges")
+        if id(edge) not in trusted or not (
+            edge["source"] in node_ids and edge["target"] in node_ids
+        ):
+            errors += edge_errors(edge, node_ids, f"edges[{index}]")
+    edge_ids = {e["id"] for e in edges if isinstance(e, dict) and isinstance(e.get("id"), str)}
+    if len(edge_ids) != len(edges):
+        errors += _duplicate_errors(edges, "edges")
     _raise(errors)
     return out
 

@@ -67,13 +67,11 @@ def _same(a: Any, b: Any) -> bool:
 
 def _ids(items: Any) -> list[str] | None:
     """The ids of a list of entities, or None if it is not one with unique string ids."""
-    if not isinstance(items, list):
+    if not isinstance(items, list) or not all(type(item) is dict for item in items):
         return None
-    ids = []
-    for item in items:
-        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
-            return None
-        ids.append(item["id"])
+    ids = [item.get("id") for item in items]
+    if not all(type(i) is str for i in ids):
+        return None
     return ids if len(set(ids)) == len(ids) else None
 
 
@@ -116,6 +114,8 @@ def _collection_delta(old: list[Entity], new: list[Entity]) -> dict[str, Any]:
     puts: list[Entity] = []
     for ident, entity in by_new.items():
         before = by_old.get(ident)
+        if before is entity:
+            continue
         if before is None:
             puts.append(entity)
         elif not _same(before, entity):

@@ -207,14 +207,18 @@ def _merge_collection(
     for ident in [*by_current, *(k for k in by_incoming if k not in by_current), *by_base]:
         if ident in survivors:
             continue
-        merged, found = _merge_entity(
-            kind,
-            ident,
-            by_base.get(ident, MISSING),
-            by_current.get(ident, MISSING),
-            by_incoming.get(ident, MISSING),
-        )
-        conflicts += found
+        b = by_base.get(ident, MISSING)
+        c = by_current.get(ident, MISSING)
+        i = by_incoming.get(ident, MISSING)
+        # Shared objects (see domain/flow_index) decide most entities by identity alone,
+        # exactly as _merge_entity would: a side that kept the base yields to the other.
+        if i is b:
+            merged = c
+        elif c is b or c is i:
+            merged = i
+        else:
+            merged, found = _merge_entity(kind, ident, b, c, i)
+            conflicts += found
         if merged is not MISSING:
             survivors[ident] = merged
     order = _merge_order(list(by_base), list(by_current), list(by_incoming), survivors)

@@ -19,9 +19,22 @@ from minibase.domain.principal import Principal
 from minibase.ids import new_id, now_ms
 from minibase.services.pagination import keyset, page
 from minibase.store.tables import audit_events
-from minibase.store.unit_of_work import Store, TenantUnitOfWork
+from minibase.store.unit_of_work import (
+    Store,
+    TenantUnitOfWork,
+    prepared,
+    scoped_insert,
+    scoped_select,
+)
 
 GENESIS_HASH = "0" * 64
+
+_CHAIN_HEAD = prepared(
+    scoped_select(audit_events, audit_events.c.seq, audit_events.c.hash)
+    .order_by(audit_events.c.seq.desc())
+    .limit(1)
+)
+_INSERT = prepared(scoped_insert(audit_events))
 _SECRET_KEYS = re.compile(r"pass(word)?|token|secret|(^|_)key$|authorization", re.IGNORECASE)
 
 
@@ -90,13 +103,7 @@ async def record(
     details: dict[str, Any] | None = None,
 ) -> None:
     """Append one event to the org's chain, inside ``uow``'s (write) transaction."""
-    last = (
-        await uow.execute(
-            uow.select(audit_events, audit_events.c.seq, audit_events.c.hash)
-            .order_by(audit_events.c.seq.desc())
-            .limit(1)
-        )
-    ).first()
+    last = (await uow.run(_CHAIN_HEAD)).first()
     seq, prev_hash = (last.seq + 1, last.hash) if last else (1, GENESIS_HASH)
     actor_type, actor_id = actor_of(uow.principal)
     row: dict[str, Any] = {
@@ -117,7 +124,7 @@ async def record(
     row["prev_hash"] = prev_hash
     row["hash"] = chain_hash(prev_hash, row)
     values = {k: v for k, v in row.items() if k != "organization_id"}
-    await uow.execute(uow.insert(audit_events, **values))
+    await uow.run(_INSERT, values)
 
 
 async def record_separately(

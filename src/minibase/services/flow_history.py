@@ -14,13 +14,16 @@ import orjson
 from sqlalchemy import func
 
 from minibase.domain.flow_diff import diff_flows, summarize
+from minibase.domain.flow_index import IndexedFlow, index_flow
 from minibase.domain.history import encode_version, rebuild
 from minibase.errors import NotFound
 from minibase.services.pagination import keyset, page
 from minibase.store.tables import flow_versions
-from minibase.store.unit_of_work import TenantUnitOfWork
+from minibase.store.unit_of_work import TenantUnitOfWork, prepared, scoped_insert
 
 EMPTY_FLOW: dict[str, Any] = {"name": "", "nodes": [], "edges": []}
+
+_INSERT = prepared(scoped_insert(flow_versions))
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,20 +50,23 @@ async def append(
     at: int,
     payload: VersionPayload,
 ) -> None:
-    if uow.cache is not None and payload.document is not None:
-        uow.cache.versions.put((uow.org_id, flow_id, version), orjson.dumps(payload.document))
-    await uow.execute(
-        uow.insert(
-            flow_versions,
-            flow_id=flow_id,
-            version=version,
-            created_by=author,
-            created_at=at,
-            summary=payload.summary,
-            kind=payload.kind,
-            payload=payload.payload,
-            size_bytes=len(payload.payload),
-        )
+    cache, document = uow.cache, payload.document
+    if cache is not None and document is not None:
+        # Only once committed: a rolled-back version's number is taken by the next one.
+        key = (uow.org_id, flow_id, version)
+        uow.on_commit.append(lambda: cache.versions.put(key, orjson.dumps(document)))
+    await uow.run(
+        _INSERT,
+        {
+            "flow_id": flow_id,
+            "version": version,
+            "created_by": author,
+            "created_at": at,
+            "summary": payload.summary,
+            "kind": payload.kind,
+            "payload": payload.payload,
+            "size_bytes": len(payload.payload),
+        },
     )
 
 
@@ -79,6 +85,19 @@ async def document_at(uow: TenantUnitOfWork, flow_id: str, version: int) -> dict
     if cache is not None:
         cache.versions.put((uow.org_id, flow_id, version), orjson.dumps(doc))
     return doc
+
+
+async def indexed_at(uow: TenantUnitOfWork, flow_id: str, version: int) -> IndexedFlow:
+    """:func:`document_at`, indexed by entity (shared: never modify it)."""
+    key = (uow.org_id, flow_id, version)
+    if uow.cache is not None:
+        cached = uow.cache.indexed.get(key)
+        if cached is not None:
+            return cached
+    indexed = index_flow(await document_at(uow, flow_id, version))
+    if uow.cache is not None:
+        uow.cache.indexed.put(key, indexed)
+    return indexed
 
 
 async def _rebuild_at(uow: TenantUnitOfWork, flow_id: str, version: int) -> dict[str, Any]:

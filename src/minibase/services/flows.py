@@ -8,15 +8,17 @@ counters (quota-checked), its audit row; the bus hears of it after commit.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
 import orjson
-from sqlalchemy import func
+from sqlalchemy import Select, bindparam, func
 
 from minibase.config import Settings
 from minibase.domain.flow_graph import check_limits, validate_flow
+from minibase.domain.flow_index import IndexedFlow, align, encoded_document, index_flow, intern
 from minibase.domain.flow_ops import apply_ops
 from minibase.domain.merge import merge_flows
 from minibase.domain.principal import Principal
@@ -27,8 +29,14 @@ from minibase.services import audit, flow_history
 from minibase.services.audit import RequestMeta, actor_of
 from minibase.services.pagination import keyset, page
 from minibase.services.usage import Usage, charge
+from minibase.store.hot_cache import HotCache
 from minibase.store.tables import flows, node_outputs
-from minibase.store.unit_of_work import TenantUnitOfWork
+from minibase.store.unit_of_work import (
+    TenantUnitOfWork,
+    prepared,
+    scoped_select,
+    scoped_update,
+)
 
 TRASH_RETENTION_MS = 30 * 86_400_000
 
@@ -97,16 +105,45 @@ def _check_limits(settings: Settings, doc: dict[str, Any]) -> None:
 
 
 def validate_document(
-    settings: Settings, doc: Any, *, require_name: bool = False
+    settings: Settings,
+    doc: Any,
+    *,
+    require_name: bool = False,
+    known: Sequence[IndexedFlow] = (),
 ) -> dict[str, Any]:
-    """A request's flow document, validated and normalized (see ``domain/flow_graph``)."""
+    """A request's flow document, validated and normalized (see ``domain/flow_graph``).
+
+    Entities byte-identical to ``known`` documents' are interned (``domain/flow_index``)
+    and not validated again.
+    """
+    trusted: set[int] = set()
+    if known and isinstance(doc, dict):
+        doc, trusted = intern(doc, *known)
     return validate_flow(
         doc,
         max_nodes=settings.max_flow_nodes,
         max_edges=settings.max_flow_edges,
         max_bytes=settings.max_flow_bytes,
         require_name=require_name,
+        trusted=trusted,
     )
+
+
+def validate_save(
+    settings: Settings,
+    cache: HotCache | None,
+    org_id: str,
+    flow_id: str,
+    doc: dict[str, Any],
+    base_version: int,
+) -> dict[str, Any]:
+    """A ``PUT``'s document, validated before the write transaction.
+
+    When the version it edits is in the instance's cache, only what the request changed
+    is validated (a save's base is usually the current version, or a recent one).
+    """
+    base = cache.indexed.get((org_id, flow_id, base_version)) if cache is not None else None
+    return validate_document(settings, doc, known=(base,) if base is not None else ())
 
 
 def _new_or_retyped_nodes(
@@ -117,12 +154,46 @@ def _new_or_retyped_nodes(
     return [n for n in after["nodes"] if n["id"] not in old or old[n["id"]] != n.get("type")]
 
 
-async def _load(uow: TenantUnitOfWork, flow_id: str, *, lock: bool, deleted: bool = False) -> Any:
-    stmt = uow.select(flows).where(flows.c.id == flow_id)
+async def _indexed(uow: TenantUnitOfWork, row: Any) -> IndexedFlow:
+    """The row's current document, indexed by entity (shared: never modify it)."""
+    key = (uow.org_id, row.id, row.version)
+    cached = uow.cache.indexed.get(key) if uow.cache is not None else None
+    if cached is None:
+        cached = index_flow(_document_of(row))
+        if uow.cache is not None:
+            uow.cache.indexed.put(key, cached)
+    return cached
+
+
+def _load_statement(*, deleted: bool, lock: bool) -> Select[Any]:
+    stmt = scoped_select(flows).where(flows.c.id == bindparam("flow_id"))
     stmt = stmt.where(flows.c.deleted_at.is_not(None) if deleted else flows.c.deleted_at.is_(None))
-    if lock and uow.is_postgres:
-        stmt = stmt.with_for_update()
-    row = (await uow.execute(stmt)).first()
+    # SQLite renders no FOR UPDATE: its writers are serialized already.
+    return prepared(stmt.with_for_update() if lock else stmt)
+
+
+_LOAD = {(d, k): _load_statement(deleted=d, lock=k) for d in (False, True) for k in (False, True)}
+
+_UPDATE = (
+    scoped_update(flows)
+    .where(flows.c.id == bindparam("flow_id"), flows.c.version == bindparam("seen_version"))
+    .values(
+        name=bindparam("new_name"),
+        document=bindparam("new_document"),
+        node_count=bindparam("new_node_count"),
+        edge_count=bindparam("new_edge_count"),
+        size_bytes=bindparam("new_size_bytes"),
+        history_bytes=flows.c.history_bytes + bindparam("history_growth"),
+        version=bindparam("new_version"),
+        last_modified=bindparam("now"),
+    )
+)
+_SAVE = prepared(_UPDATE)
+_SAVE_COLLAB_SYNCED = prepared(_UPDATE.values(collab_version=bindparam("new_version")))
+
+
+async def _load(uow: TenantUnitOfWork, flow_id: str, *, lock: bool, deleted: bool = False) -> Any:
+    row = (await uow.run(_LOAD[deleted, lock], {"flow_id": flow_id})).first()
     if row is None:
         raise NotFound("No such flow.")
     return row
@@ -222,14 +293,17 @@ async def _commit_change(
     details: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
     collab_synced: bool = False,
+    indexed: IndexedFlow | None = None,
 ) -> FlowResult:
     """Store ``after`` as the next version of ``row`` (which shows ``before``).
 
     ``extra`` fields are added to the returned flow JSON (a save's ``conflicts``).
+    ``indexed``: ``after`` indexed by entity, cached as the new current version once
+    committed.
     """
     version = row.version + 1
     now = now_ms()
-    document = encode_document(after)
+    document = encoded_document(indexed) if indexed is not None else encode_document(after)
     payload = flow_history.new_version_payload(before, after, version)
     usage, org = await charge(
         uow,
@@ -237,20 +311,20 @@ async def _commit_change(
         storage=len(document) - row.size_bytes + len(payload.payload),
         node_types=_new_or_retyped_nodes(before, after),
     )
-    result = await uow.execute(
-        uow.update(flows)
-        .where(flows.c.id == row.id, flows.c.version == row.version)
-        .values(
-            name=after["name"],
-            document=document,
-            node_count=len(after["nodes"]),
-            edge_count=len(after["edges"]),
-            size_bytes=len(document),
-            history_bytes=flows.c.history_bytes + len(payload.payload),
-            version=version,
-            last_modified=now,
-            **({"collab_version": version} if collab_synced else {}),
-        )
+    result = await uow.run(
+        _SAVE_COLLAB_SYNCED if collab_synced else _SAVE,
+        {
+            "flow_id": row.id,
+            "seen_version": row.version,
+            "new_name": after["name"],
+            "new_document": document,
+            "new_node_count": len(after["nodes"]),
+            "new_edge_count": len(after["edges"]),
+            "new_size_bytes": len(document),
+            "history_growth": len(payload.payload),
+            "new_version": version,
+            "now": now,
+        },
     )
     if getattr(result, "rowcount", 0) != 1:
         # Writers of one org are serialized, so this means a bug, never a silent overwrite.
@@ -266,6 +340,10 @@ async def _commit_change(
         details={"version": version, **payload.summary, **(details or {})},
     )
     _emit_flow(uow, row.id, version)
+    cache = uow.cache
+    if indexed is not None and cache is not None:
+        key = (uow.org_id, row.id, version)
+        uow.on_commit.append(lambda: cache.indexed.put(key, indexed))
     head = SimpleNamespace(
         id=row.id,
         organization_id=uow.org_id,
@@ -290,37 +368,45 @@ async def save_flow(
     ``body`` must come from :func:`validate_document` (done before the write transaction,
     so the writers' critical section does not pay for it).
     """
-    incoming = body
     row = await _load(uow, flow_id, lock=True)
-    current = _document_of(row)
     if base_version < 1 or base_version > row.version:
         raise VersionConflict(
             f"baseVersion {base_version} does not exist (current {row.version}).",
             {"currentVersion": row.version},
         )
+    current = await _indexed(uow, row)
     conflicts: list[dict[str, Any]] = []
     dropped: list[str] = []
     if base_version == row.version:
-        merged = {**incoming, "name": incoming.get("name", current["name"])}
+        incoming, _ = intern(body, current)
+        merged = {**incoming, "name": incoming.get("name", current.doc["name"])}
+        parents: tuple[IndexedFlow, ...] = (current,)
     else:
-        base = await flow_history.document_at(uow, flow_id, base_version)
-        incoming = {**incoming, "name": incoming.get("name", base["name"])}
-        outcome = merge_flows(base, current, incoming)
-        merged = {"name": current["name"], **outcome.flow_doc}
+        base = await flow_history.indexed_at(uow, flow_id, base_version)
+        # Untouched entities as shared objects on all three sides: the merge, the diff
+        # and the history delta then compare only what changed (see domain/flow_index).
+        current = align(current, base)
+        incoming, _ = intern(body, base, current)
+        incoming["name"] = incoming.get("name", base.doc["name"])
+        outcome = merge_flows(base.doc, current.doc, incoming)
+        merged = {"name": current.doc["name"], **outcome.flow_doc}
         _check_limits(settings, merged)
         conflicts, dropped = outcome.conflicts, outcome.dropped_edges
+        parents = (current, base)
     extra = {"conflicts": conflicts, "droppedEdges": dropped}
-    if merged == current:
+    after = index_flow(merged, *parents)
+    if merged["name"] == current.doc["name"] and encoded_document(after) == row.document:
         return FlowResult(render_flow(row, extra=extra), row.version)
     return await _commit_change(
         uow,
         row,
-        current,
+        current.doc,
         merged,
         action="flow.update",
         meta=meta,
         details={"baseVersion": base_version, "conflicts": len(conflicts)},
         extra=extra,
+        indexed=after,
     )
 
 

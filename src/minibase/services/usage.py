@@ -11,11 +11,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import bindparam
+
 from minibase.domain.flow_graph import check_allowed_types
 from minibase.domain.plans import Limits, effective_limits
 from minibase.errors import NotFound, QuotaExceeded
 from minibase.store.tables import organizations
-from minibase.store.unit_of_work import TenantUnitOfWork
+from minibase.store.unit_of_work import TenantUnitOfWork, prepared, scoped_update
+
+_CHARGE = prepared(
+    scoped_update(organizations)
+    .values(
+        flows_created=organizations.c.flows_created + bindparam("add_flows"),
+        nodes_used=organizations.c.nodes_used + bindparam("add_nodes"),
+        storage_used=organizations.c.storage_used + bindparam("add_storage"),
+    )
+    .returning(*organizations.c)
+)
 
 WARNING_LEVEL = 0.80
 CRITICAL_LEVEL = 0.95
@@ -88,15 +100,7 @@ async def charge(
     # One statement: apply the deltas and read the row back; when a limit is passed the
     # exception rolls the whole transaction back, this update included.
     org = (
-        await uow.execute(
-            uow.update(organizations)
-            .values(
-                flows_created=organizations.c.flows_created + flows,
-                nodes_used=organizations.c.nodes_used + nodes,
-                storage_used=organizations.c.storage_used + storage,
-            )
-            .returning(*organizations.c)
-        )
+        await uow.run(_CHARGE, {"add_flows": flows, "add_nodes": nodes, "add_storage": storage})
     ).first()
     if org is None:
         raise NotFound("No such organization.")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from minibase.domain.flow_index import IndexedFlow
 from minibase.domain.principal import Principal
 from minibase.domain.roles import Role
 from minibase.realtime.events import Event
@@ -40,6 +41,11 @@ class HotCache:
         never dropped by events (the base of stale saves and of collab syncs). Bytes, not
         dicts: hundreds of parsed documents would make every full garbage collection
         walk hundreds of thousands of objects (pauses of 100 ms were measured)."""
+        self.indexed: LruCache[tuple[str, str, int], IndexedFlow] = LruCache(64)
+        """Recent flow documents by ``(org, flow, version)``, parsed and indexed by entity:
+        the current versions and the bases of saves, whose untouched entities are shared
+        objects (see ``domain/flow_index``), so a save compares only what it changed.
+        Few and sharing most of their objects, they stay cheap for the collector."""
 
     def apply(self, events: Sequence[Event]) -> None:
         for event in events:

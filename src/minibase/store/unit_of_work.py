@@ -15,14 +15,26 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Delete, Executable, Insert, Result, Select, Table, Update, text
+from sqlalchemy import (
+    Delete,
+    Executable,
+    Insert,
+    Result,
+    Select,
+    Table,
+    Update,
+    bindparam,
+    text,
+)
 from sqlalchemy import delete as sa_delete
 from sqlalchemy import insert as sa_insert
 from sqlalchemy import select as sa_select
 from sqlalchemy import update as sa_update
 from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.sql.visitors import iterate
 
 from minibase.domain.principal import Principal
 from minibase.realtime.events import Event
@@ -34,6 +46,58 @@ Publisher = Callable[[Sequence[Event]], Awaitable[None]]
 
 class TenantScopeError(RuntimeError):
     """A global unit of work was asked to touch a tenant table (a programming error)."""
+
+
+TENANT_PARAM = "tenant_org_id"
+"""The bound parameter that carries the org of a prepared statement (see :func:`prepared`)."""
+
+_PREPARED: set[int] = set()
+
+
+def _scope_column(table: Table) -> Any:
+    if table.info.get("org_root"):
+        return table.c.id
+    if not table.info.get("tenant"):
+        raise TenantScopeError(f"{table.name} is not a tenant table")
+    return table.c.organization_id
+
+
+def scoped_select(table: Table, *columns: Any) -> Select[Any]:
+    """``SELECT`` from a tenant table (all columns, or ``columns``), for :func:`prepared`."""
+    stmt = sa_select(*columns) if columns else sa_select(table)
+    return stmt.select_from(table).where(_scope_column(table) == bindparam(TENANT_PARAM))
+
+
+def scoped_update(table: Table) -> Update:
+    """``UPDATE`` of a tenant table, for :func:`prepared`."""
+    return sa_update(table).where(_scope_column(table) == bindparam(TENANT_PARAM))
+
+
+def scoped_insert(table: Table) -> Insert:
+    """``INSERT`` stamping the org on the row (other columns as parameters), for
+    :func:`prepared`."""
+    return sa_insert(table).values({_scope_column(table).key: bindparam(TENANT_PARAM)})
+
+
+S = TypeVar("S", bound=Executable)
+
+
+def prepared(statement: S) -> S:
+    """Seal a statement built once, at import, for :meth:`TenantUnitOfWork.run`.
+
+    Building a SQLAlchemy statement and its cache key costs 0.2-0.3 ms, ten times running
+    it, and a save runs about eight: the hot paths build theirs once (``scoped_*`` plus
+    refinements), with every value a bound parameter. The org scope is the parameter
+    :data:`TENANT_PARAM`, which only :meth:`TenantUnitOfWork.run` fills in, with its own
+    org: the same first wall as the per-call builders. A statement without it is refused.
+    """
+    if not any(
+        isinstance(e, BindParameter) and e.key == TENANT_PARAM
+        for e in iterate(statement)  # type: ignore[arg-type]
+    ):
+        raise TenantScopeError("a prepared statement must come from a scoped_* builder")
+    _PREPARED.add(id(statement))
+    return statement
 
 
 class UnitOfWork:
@@ -51,6 +115,8 @@ class UnitOfWork:
         self.principal = principal
         self.dialect = dialect
         self.events: list[Event] = []
+        self.on_commit: list[Callable[[], None]] = []
+        """Run once the transaction has committed (e.g. to cache what it wrote)."""
         self.cache = cache
         """The instance's read cache (immutable past versions are read through it)."""
 
@@ -96,6 +162,14 @@ class TenantUnitOfWork(UnitOfWork):
         super().__init__(conn, principal, dialect=dialect, cache=cache)
         self.org_id = org_id
 
+    async def run(
+        self, statement: Executable, params: Mapping[str, Any] | None = None
+    ) -> Result[Any]:
+        """Run a statement sealed by :func:`prepared`, scoped to this org."""
+        if id(statement) not in _PREPARED:
+            raise TenantScopeError("run() takes statements sealed by prepared()")
+        return await self._conn.execute(statement, {**(params or {}), TENANT_PARAM: self.org_id})
+
     def _scope(self, table: Table) -> ColumnElement[bool]:
         if table.info.get("org_root"):
             return table.c.id == self.org_id
@@ -119,6 +193,12 @@ class TenantUnitOfWork(UnitOfWork):
 
     def delete(self, table: Table) -> Delete:
         return sa_delete(table).where(self._scope(table))
+
+
+_SET_TENANT = text(
+    "SELECT set_config('minibase.org_id', :org, true), set_config('minibase.user_id', :user, true)"
+)
+_LOCK_ORG = text("SELECT 1 FROM organizations WHERE id = :org FOR UPDATE")
 
 
 class KeyedLocks:
@@ -182,21 +262,12 @@ class Store:
     ) -> AsyncIterator[TenantUnitOfWork]:
         async with self.database.transaction(write=write) as conn:
             if self.database.is_postgres:
-                await conn.execute(
-                    text(
-                        "SELECT set_config('minibase.org_id', :org, true),"
-                        " set_config('minibase.user_id', :user, true)"
-                    ),
-                    {"org": org_id, "user": principal.user_id or ""},
-                )
+                await conn.execute(_SET_TENANT, {"org": org_id, "user": principal.user_id or ""})
                 if write:
                     # Writers of one org take its row lock first, always in this order, so
                     # quota counts and audit sequence numbers cannot race across instances
                     # (SQLite serializes writers already).
-                    await conn.execute(
-                        text("SELECT 1 FROM organizations WHERE id = :org FOR UPDATE"),
-                        {"org": org_id},
-                    )
+                    await conn.execute(_LOCK_ORG, {"org": org_id})
             uow = TenantUnitOfWork(conn, principal, org_id, dialect=self.dialect, cache=self.cache)
             yield uow
         await self._after_commit(uow)
@@ -217,6 +288,8 @@ class Store:
         await self._after_commit(uow)
 
     async def _after_commit(self, uow: UnitOfWork) -> None:
+        for callback in uow.on_commit:
+            callback()
         if not uow.events:
             return
         # Before the response goes out: this instance must never serve what it replaced.
