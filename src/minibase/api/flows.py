@@ -156,7 +156,7 @@ async def save_flow(request: Request, access: Writer, flowId: str) -> Response:
             raise ValidationFailed(
                 [{"field": key, "message": "Field required.", "type": "missing"}]
             )
-    doc = flows.validate_save(
+    save = flows.validate_save(
         ctx.settings,
         ctx.store.cache,
         access.org_id,
@@ -165,7 +165,7 @@ async def save_flow(request: Request, access: Writer, flowId: str) -> Response:
         base,
     )
     async with ctx.store.tenant(access.org_id, access.principal, write=True) as uow:
-        result = await flows.save_flow(uow, ctx.settings, flowId, doc, base, access.meta)
+        result = await flows.save_flow(uow, ctx.settings, flowId, save, access.meta)
     return _flow_response(result)
 
 

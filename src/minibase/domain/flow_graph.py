@@ -197,25 +197,34 @@ def check_limits(
     max_nodes: int | None = None,
     max_edges: int | None = None,
     max_bytes: int | None = None,
+    size: int | None = None,
 ) -> None:
     """Refuse a document over the size limits (``PayloadTooLarge``).
 
     All that a three-way merge of valid documents can break: its entities are valid
     pieces of valid entities and its edges join existing nodes, but it can hold more.
+    ``size``: the document's length as compact JSON, when known (see :func:`document_size`).
     """
     _check_count(doc["nodes"], "nodes", max_nodes)
     _check_count(doc["edges"], "edges", max_edges)
-    try:
-        size = len(orjson.dumps(doc))
-    except orjson.JSONEncodeError as exc:
-        raise ValidationFailed(
-            [_error("", f"Not representable as JSON: {exc}.", "json_type")]
-        ) from exc
+    if size is None:
+        try:
+            size = len(orjson.dumps(doc))
+        except orjson.JSONEncodeError as exc:
+            raise ValidationFailed(
+                [_error("", f"Not representable as JSON: {exc}.", "json_type")]
+            ) from exc
     if max_bytes is not None and size > max_bytes:
         raise PayloadTooLarge(
             f"The flow is {size} bytes as JSON; the limit is {max_bytes}.",
             {"field": "", "limit": max_bytes, "size": size},
         )
+
+
+def document_size(name: str, stored: bytes) -> int:
+    """Length of ``{"name": name, "nodes": ..., "edges": ...}`` as compact JSON, given
+    ``stored``, the ``{"nodes": ..., "edges": ...}`` part (as a flow row keeps it)."""
+    return len(b'{"name":') + len(orjson.dumps(name)) + len(b",") + len(stored) - len(b"{")
 
 
 def validate_flow(

@@ -48,12 +48,24 @@ unchanged nested values with them, so treat all of them as immutable.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import compress, count
+from operator import is_not, itemgetter
 from typing import Any, Literal
 
-from minibase.domain.flow_doc import COLLECTIONS, Entity, EntityKind, FlowDoc, entities
+from minibase.domain.flow_doc import (
+    COLLECTIONS,
+    Entity,
+    EntityKind,
+    FlowDoc,
+    entities,
+    entity_ids,
+)
 from minibase.domain.json_values import MISSING, json_equal
 
 Side = Literal["current", "incoming"]
+
+_SOURCE = itemgetter("source")
+_TARGET = itemgetter("target")
 ConflictKind = Literal["node", "edge", "flow"]
 
 
@@ -199,30 +211,63 @@ def _merge_order(
 def _merge_collection(
     kind: EntityKind, base: list[Entity], current: list[Entity], incoming: list[Entity]
 ) -> tuple[list[Entity], list[dict[str, Any]]]:
-    by_base = {e["id"]: e for e in base}
-    by_current = {e["id"]: e for e in current}
-    by_incoming = {e["id"]: e for e in incoming}
+    ids_base = entity_ids(base)
+    ids_current = entity_ids(current)
+    ids_incoming = entity_ids(incoming)
+    if ids_base == ids_current == ids_incoming:
+        return _merge_aligned(kind, ids_base, base, current, incoming)
+    by_base = dict(zip(ids_base, base, strict=True))
+    by_current = dict(zip(ids_current, current, strict=True))
+    by_incoming = dict(zip(ids_incoming, incoming, strict=True))
     survivors: dict[str, Any] = {}
     conflicts: list[dict[str, Any]] = []
-    for ident in [*by_current, *(k for k in by_incoming if k not in by_current), *by_base]:
-        if ident in survivors:
-            continue
-        b = by_base.get(ident, MISSING)
-        c = by_current.get(ident, MISSING)
-        i = by_incoming.get(ident, MISSING)
-        # Shared objects (see domain/flow_index) decide most entities by identity alone,
-        # exactly as _merge_entity would: a side that kept the base yields to the other.
-        if i is b:
-            merged = c
-        elif c is b or c is i:
-            merged = i
-        else:
-            merged, found = _merge_entity(kind, ident, b, c, i)
-            conflicts += found
-        if merged is not MISSING:
-            survivors[ident] = merged
-    order = _merge_order(list(by_base), list(by_current), list(by_incoming), survivors)
+    # Every id of current, then those only the request has (an id only the base has was
+    # deleted on both sides).
+    for ids in (by_current, [k for k in by_incoming if k not in by_current]):
+        for ident in ids:
+            b = by_base.get(ident, MISSING)
+            c = by_current.get(ident, MISSING)
+            i = by_incoming.get(ident, MISSING)
+            # Shared objects (see domain/flow_index) decide most entities by identity
+            # alone, exactly as _merge_entity would: a side that kept the base yields.
+            if i is b:
+                merged = c
+            elif c is b or c is i:
+                merged = i
+            else:
+                merged, found = _merge_entity(kind, ident, b, c, i)
+                conflicts += found
+            if merged is not MISSING:
+                survivors[ident] = merged
+    order = _merge_order(ids_base, ids_current, ids_incoming, survivors)
     return [survivors[x] for x in order], conflicts
+
+
+def _merge_aligned(
+    kind: EntityKind,
+    ids: list[str],
+    base: list[Entity],
+    current: list[Entity],
+    incoming: list[Entity],
+) -> tuple[list[Entity], list[dict[str, Any]]]:
+    """The common case: the same ids in the same order on all three sides.
+
+    Nothing is added, removed or moved, so only the positions where ``current`` and
+    ``incoming`` hold different objects need a look (found without a Python loop; with
+    shared objects, see domain/flow_index, they are the entities someone changed).
+    """
+    merged = list(current)
+    conflicts: list[dict[str, Any]] = []
+    for k in compress(count(), map(is_not, current, incoming)):
+        b, c, i = base[k], current[k], incoming[k]
+        if i is b:
+            continue
+        if c is b:
+            merged[k] = i
+        else:
+            merged[k], found = _merge_entity(kind, ids[k], b, c, i)
+            conflicts += found
+    return merged, conflicts
 
 
 def merge_flows(base: FlowDoc, current: FlowDoc, incoming: FlowDoc) -> MergeResult:
@@ -246,9 +291,12 @@ def merge_flows(base: FlowDoc, current: FlowDoc, incoming: FlowDoc) -> MergeResu
         )
         result.flow_doc[key] = merged
         result.conflicts += conflicts
-    node_ids = {n["id"] for n in result.flow_doc["nodes"]}
+    node_ids = set(entity_ids(result.flow_doc["nodes"]))
+    edges = result.flow_doc["edges"]
+    if node_ids.issuperset(map(_SOURCE, edges)) and node_ids.issuperset(map(_TARGET, edges)):
+        return result  # nothing dangles (checked without a Python-level loop)
     kept: list[Entity] = []
-    for edge in result.flow_doc["edges"]:
+    for edge in edges:
         if edge.get("source") in node_ids and edge.get("target") in node_ids:
             kept.append(edge)
         else:

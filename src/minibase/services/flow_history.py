@@ -13,9 +13,10 @@ from typing import Any
 import orjson
 from sqlalchemy import func
 
-from minibase.domain.flow_diff import diff_flows, summarize
+from minibase.domain.flow_diff import diff_flows, entity_changes, summarize
+from minibase.domain.flow_doc import COLLECTIONS
 from minibase.domain.flow_index import IndexedFlow, index_flow
-from minibase.domain.history import encode_version, rebuild
+from minibase.domain.history import encode, rebuild
 from minibase.errors import NotFound
 from minibase.services.pagination import keyset, page
 from minibase.store.tables import flow_versions
@@ -38,8 +39,19 @@ class VersionPayload:
 def new_version_payload(
     before: dict[str, Any] | None, after: dict[str, Any], version: int
 ) -> VersionPayload:
-    kind, payload = encode_version(before, after, version)
-    return VersionPayload(kind, payload, summarize(diff_flows(before or EMPTY_FLOW, after)), after)
+    encoded = encode(before, after, version)
+    if encoded.touched is None:
+        summary = summarize(diff_flows(before or EMPTY_FLOW, after))
+    else:
+        # The delta already found every candidate; only those need the diff's equality.
+        summary = {}
+        for _, key in COLLECTIONS:
+            touched = encoded.touched[key]
+            changed = sum(1 for old, new in touched.changed if entity_changes(old, new))
+            summary[f"{key}Added"] = touched.added
+            summary[f"{key}Removed"] = touched.removed
+            summary[f"{key}Changed"] = changed
+    return VersionPayload(encoded.kind, encoded.payload, summary, after)
 
 
 async def append(

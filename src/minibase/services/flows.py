@@ -17,7 +17,7 @@ import orjson
 from sqlalchemy import Select, bindparam, func
 
 from minibase.config import Settings
-from minibase.domain.flow_graph import check_limits, validate_flow
+from minibase.domain.flow_graph import check_limits, document_size, validate_flow
 from minibase.domain.flow_index import IndexedFlow, align, encoded_document, index_flow, intern
 from minibase.domain.flow_ops import apply_ops
 from minibase.domain.merge import merge_flows
@@ -95,15 +95,6 @@ def _document_of(row: Any) -> dict[str, Any]:
     return {"name": row.name, "nodes": doc["nodes"], "edges": doc["edges"]}
 
 
-def _check_limits(settings: Settings, doc: dict[str, Any]) -> None:
-    check_limits(
-        doc,
-        max_nodes=settings.max_flow_nodes,
-        max_edges=settings.max_flow_edges,
-        max_bytes=settings.max_flow_bytes,
-    )
-
-
 def validate_document(
     settings: Settings,
     doc: Any,
@@ -129,6 +120,16 @@ def validate_document(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class SaveRequest:
+    """A validated ``PUT``: its document and the version it edits."""
+
+    doc: dict[str, Any]
+    base_version: int
+    interned_with: IndexedFlow | None = None
+    """The cached base version whose untouched entities ``doc`` already shares."""
+
+
 def validate_save(
     settings: Settings,
     cache: HotCache | None,
@@ -136,14 +137,15 @@ def validate_save(
     flow_id: str,
     doc: dict[str, Any],
     base_version: int,
-) -> dict[str, Any]:
+) -> SaveRequest:
     """A ``PUT``'s document, validated before the write transaction.
 
     When the version it edits is in the instance's cache, only what the request changed
     is validated (a save's base is usually the current version, or a recent one).
     """
     base = cache.indexed.get((org_id, flow_id, base_version)) if cache is not None else None
-    return validate_document(settings, doc, known=(base,) if base is not None else ())
+    valid = validate_document(settings, doc, known=(base,) if base is not None else ())
+    return SaveRequest(valid, base_version, base)
 
 
 def _new_or_retyped_nodes(
@@ -154,12 +156,20 @@ def _new_or_retyped_nodes(
     return [n for n in after["nodes"] if n["id"] not in old or old[n["id"]] != n.get("type")]
 
 
-async def _indexed(uow: TenantUnitOfWork, row: Any) -> IndexedFlow:
-    """The row's current document, indexed by entity (shared: never modify it)."""
+def _indexed(
+    uow: TenantUnitOfWork, row: Any, *, align_with: IndexedFlow | None = None
+) -> IndexedFlow:
+    """The row's current document, indexed by entity (shared: never modify it).
+
+    Built from the row on a cache miss, then sharing ``align_with``'s untouched entities
+    (a flow's versions cached as saves make them share them already).
+    """
     key = (uow.org_id, row.id, row.version)
     cached = uow.cache.indexed.get(key) if uow.cache is not None else None
     if cached is None:
         cached = index_flow(_document_of(row))
+        if align_with is not None:
+            cached = align(cached, align_with)
         if uow.cache is not None:
             uow.cache.indexed.put(key, cached)
     return cached
@@ -294,16 +304,18 @@ async def _commit_change(
     extra: dict[str, Any] | None = None,
     collab_synced: bool = False,
     indexed: IndexedFlow | None = None,
+    document: bytes | None = None,
 ) -> FlowResult:
     """Store ``after`` as the next version of ``row`` (which shows ``before``).
 
     ``extra`` fields are added to the returned flow JSON (a save's ``conflicts``).
     ``indexed``: ``after`` indexed by entity, cached as the new current version once
-    committed.
+    committed; ``document``: ``after`` as stored, when already encoded.
     """
     version = row.version + 1
     now = now_ms()
-    document = encoded_document(indexed) if indexed is not None else encode_document(after)
+    if document is None:
+        document = encode_document(after)
     payload = flow_history.new_version_payload(before, after, version)
     usage, org = await charge(
         uow,
@@ -359,43 +371,56 @@ async def save_flow(
     uow: TenantUnitOfWork,
     settings: Settings,
     flow_id: str,
-    body: dict[str, Any],
-    base_version: int,
+    request: SaveRequest,
     meta: RequestMeta,
 ) -> FlowResult:
-    """``PUT``: replace the flow, merging three ways when ``base_version`` is stale.
+    """``PUT``: replace the flow, merging three ways when its base version is stale.
 
-    ``body`` must come from :func:`validate_document` (done before the write transaction,
-    so the writers' critical section does not pay for it).
+    ``request`` comes from :func:`validate_save` (run before the write transaction, so the
+    writers' critical section does not pay for validation).
     """
     row = await _load(uow, flow_id, lock=True)
+    base_version = request.base_version
     if base_version < 1 or base_version > row.version:
         raise VersionConflict(
             f"baseVersion {base_version} does not exist (current {row.version}).",
             {"currentVersion": row.version},
         )
-    current = await _indexed(uow, row)
     conflicts: list[dict[str, Any]] = []
     dropped: list[str] = []
+    # Untouched entities as shared objects on every side: the merge, the diff and the
+    # history delta then compare only what changed (see domain/flow_index).
     if base_version == row.version:
-        incoming, _ = intern(body, current)
+        current = _indexed(uow, row)
+        incoming = request.doc
+        if request.interned_with is not current:
+            incoming = intern(incoming, current)[0]
         merged = {**incoming, "name": incoming.get("name", current.doc["name"])}
         parents: tuple[IndexedFlow, ...] = (current,)
     else:
         base = await flow_history.indexed_at(uow, flow_id, base_version)
-        # Untouched entities as shared objects on all three sides: the merge, the diff
-        # and the history delta then compare only what changed (see domain/flow_index).
-        current = align(current, base)
-        incoming, _ = intern(body, base, current)
-        incoming["name"] = incoming.get("name", base.doc["name"])
+        current = _indexed(uow, row, align_with=base)
+        incoming = request.doc
+        if request.interned_with is not base:
+            incoming = intern(incoming, base, current)[0]
+        incoming = {**incoming, "name": incoming.get("name", base.doc["name"])}
         outcome = merge_flows(base.doc, current.doc, incoming)
         merged = {"name": current.doc["name"], **outcome.flow_doc}
-        _check_limits(settings, merged)
         conflicts, dropped = outcome.conflicts, outcome.dropped_edges
         parents = (current, base)
-    extra = {"conflicts": conflicts, "droppedEdges": dropped}
     after = index_flow(merged, *parents)
-    if merged["name"] == current.doc["name"] and encoded_document(after) == row.document:
+    document = encoded_document(after)
+    if base_version != row.version:
+        # A merge of valid documents is valid, but it can be larger than either.
+        check_limits(
+            merged,
+            max_nodes=settings.max_flow_nodes,
+            max_edges=settings.max_flow_edges,
+            max_bytes=settings.max_flow_bytes,
+            size=document_size(merged["name"], document),
+        )
+    extra = {"conflicts": conflicts, "droppedEdges": dropped}
+    if merged["name"] == current.doc["name"] and document == row.document:
         return FlowResult(render_flow(row, extra=extra), row.version)
     return await _commit_change(
         uow,
@@ -407,6 +432,7 @@ async def save_flow(
         details={"baseVersion": base_version, "conflicts": len(conflicts)},
         extra=extra,
         indexed=after,
+        document=document,
     )
 
 
