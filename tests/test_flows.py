@@ -229,3 +229,83 @@ async def test_delete_trash_and_restore(client: httpx.AsyncClient) -> None:
     outs = (await client.get(f"{url}/outputs", headers=h)).json()
     assert outs["items"] == []  # outputs went with the deletion
     assert_error(await client.post(f"{url}/restore", headers=h), 404, "not_found")
+
+
+async def test_saves_keep_every_entity_exactly_as_sent(client: httpx.AsyncClient) -> None:
+    """Untouched entities are shared with the stored version internally; any byte of
+    difference (1.0 for 1, true for 1, another key order) must still be stored as sent."""
+    org = await new_org(client)
+    h = org.admin.headers
+    first = {**node("a"), "data": {"v": 1}}
+    flow = await org.create_flow("F", [first, node("b")], [edge("a", "b")])
+    url = f"{org.flows_url}/{flow['id']}"
+
+    async def put_raw(raw: bytes) -> httpx.Response:
+        headers = {**h, "content-type": "application/json"}
+        response = await client.put(url, content=raw, headers=headers)
+        assert response.status_code == 200, response.text
+        return response
+
+    b_json = b'{"id":"b","type":"default","position":{"x":0,"y":0},"data":{"label":"b"}}'
+    e_json = b'{"id":"e-a-b","source":"a","target":"b"}'
+    for version, a_json in enumerate(
+        [
+            b'{"id":"a","type":"default","position":{"x":0,"y":0},"data":{"v":1.0}}',
+            b'{"id":"a","type":"default","position":{"x":0,"y":0},"data":{"v":true}}',
+            b'{"type":"default","id":"a","data":{"v":true},"position":{"y":0,"x":0}}',
+        ],
+        start=1,
+    ):
+        await put_raw(
+            b'{"baseVersion":%d,"nodes":[%s,%s],"edges":[%s]}' % (version, a_json, b_json, e_json)
+        )
+        got = await client.get(url, headers=h)
+        assert b'"nodes":[' + a_json + b"," + b_json + b"]" in got.content
+        assert got.json()["version"] == version + 1
+
+    # A stale save: the server moved b meanwhile; the request reorders a's keys only.
+    moved = b'{"id":"b","type":"default","position":{"x":7,"y":0},"data":{"label":"b"}}'
+    await put_raw(b'{"baseVersion":4,"nodes":[%s,%s],"edges":[%s]}' % (a_json, moved, e_json))
+    reordered_a = b'{"id":"a","type":"default","data":{"v":true},"position":{"y":0,"x":0}}'
+    response = await put_raw(
+        b'{"baseVersion":4,"nodes":[%s,%s],"edges":[%s]}' % (reordered_a, b_json, e_json)
+    )
+    assert response.json()["conflicts"] == []
+    got = await client.get(url, headers=h)
+    assert b'"nodes":[' + reordered_a + b"," + moved + b"]" in got.content
+    versions = (await client.get(f"{url}/versions", headers=h)).json()["items"]
+    assert versions[0]["summary"] == {
+        "nodesAdded": 0,
+        "nodesRemoved": 0,
+        "nodesChanged": 0,  # a key order is no change to the diff
+        "edgesAdded": 0,
+        "edgesRemoved": 0,
+        "edgesChanged": 0,
+    }
+    assert versions[1]["summary"]["nodesChanged"] == 1
+
+
+async def test_unchanged_entities_are_still_checked_against_the_rest(
+    client: httpx.AsyncClient,
+) -> None:
+    org = await new_org(client)
+    h = org.admin.headers
+    flow = await org.create_flow("F", [node("a"), node("b")], [edge("a", "b")])
+    url = f"{org.flows_url}/{flow['id']}"
+    # The edge is byte for byte the stored one, but its target is gone.
+    dangling = await client.put(
+        url, headers=h, json={"baseVersion": 1, "nodes": [node("a")], "edges": [edge("a", "b")]}
+    )
+    assert_error(dangling, 422, "validation_error")
+    fields = dangling.json()["error"]["details"]["fields"]
+    assert [f["field"] for f in fields] == ["edges[0].target"]
+    # A copy of a stored node is a duplicate, however valid on its own.
+    twice = await client.put(
+        url,
+        headers=h,
+        json={"baseVersion": 1, "nodes": [node("a"), node("b"), node("a")], "edges": []},
+    )
+    assert_error(twice, 422, "validation_error")
+    assert [f["type"] for f in twice.json()["error"]["details"]["fields"]] == ["duplicate_id"]
+    current = (await client.get(url, headers=h)).json()
+    assert current["version"] == 1

@@ -195,10 +195,7 @@ class TenantUnitOfWork(UnitOfWork):
         return sa_delete(table).where(self._scope(table))
 
 
-_SET_TENANT = text(
-    "SELECT set_config('minibase.org_id', :org, true), set_config('minibase.user_id', :user, true)"
-)
-_LOCK_ORG = text("SELECT 1 FROM organizations WHERE id = :org FOR UPDATE")
+_ENTER_ORG = text("SELECT minibase_enter_org(:org, :user, :lock)")
 
 
 class KeyedLocks:
@@ -262,12 +259,13 @@ class Store:
     ) -> AsyncIterator[TenantUnitOfWork]:
         async with self.database.transaction(write=write) as conn:
             if self.database.is_postgres:
-                await conn.execute(_SET_TENANT, {"org": org_id, "user": principal.user_id or ""})
-                if write:
-                    # Writers of one org take its row lock first, always in this order, so
-                    # quota counts and audit sequence numbers cannot race across instances
-                    # (SQLite serializes writers already).
-                    await conn.execute(_LOCK_ORG, {"org": org_id})
+                # Writers of one org take its row lock first, always in this order, so
+                # quota counts and audit sequence numbers cannot race across instances
+                # (SQLite serializes writers already). One round trip with the settings
+                # row-level security reads (migration 0004).
+                await conn.execute(
+                    _ENTER_ORG, {"org": org_id, "user": principal.user_id or "", "lock": write}
+                )
             uow = TenantUnitOfWork(conn, principal, org_id, dialect=self.dialect, cache=self.cache)
             yield uow
         await self._after_commit(uow)

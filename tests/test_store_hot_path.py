@@ -1,0 +1,128 @@
+"""The store's hot path: prepared tenant statements, commit hooks, pooled connections."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import bindparam, select, text
+
+from minibase.config import Settings
+from minibase.domain.principal import SYSTEM
+from minibase.ids import new_id, now_ms
+from minibase.store import database as database_module
+from minibase.store.database import Database
+from minibase.store.tables import flows, organizations
+from minibase.store.unit_of_work import (
+    Store,
+    TenantScopeError,
+    prepared,
+    scoped_insert,
+    scoped_select,
+    scoped_update,
+)
+from tests.services import _pg_admin
+
+FLOW_NAMES = prepared(scoped_select(flows, flows.c.id, flows.c.name).order_by(flows.c.id))
+RENAME = prepared(scoped_update(flows).values(name=bindparam("new_name")))
+INSERT_FLOW = prepared(scoped_insert(flows))
+
+
+@pytest.fixture
+async def store(settings: Settings) -> AsyncIterator[Store]:
+    database = Database(settings)
+    yield Store(database)
+    await database.close()
+
+
+async def _org_with_flow(store: Store, name: str) -> str:
+    org_id, now = new_id("org"), now_ms()
+    async with store.tenant(org_id, SYSTEM, write=True) as uow:
+        await uow.execute(
+            uow.insert(
+                organizations,
+                name=org_id,
+                settings={},
+                plan="free",
+                nodes_used=0,
+                flows_created=0,
+                storage_used=0,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        await uow.run(
+            INSERT_FLOW,
+            {
+                "id": new_id("flow"),
+                "name": name,
+                "document": b"{}",
+                "node_count": 0,
+                "edge_count": 0,
+                "size_bytes": 2,
+                "history_bytes": 0,
+                "version": 1,
+                "created_by": "usr_x",
+                "created_at": now,
+                "last_modified": now,
+            },
+        )
+    return org_id
+
+
+async def test_prepared_statements_stay_in_their_org(store: Store) -> None:
+    first = await _org_with_flow(store, "first")
+    second = await _org_with_flow(store, "second")
+    async with store.tenant(first, SYSTEM, write=True) as uow:
+        await uow.run(RENAME, {"new_name": "renamed"})
+        assert [r.name for r in (await uow.run(FLOW_NAMES)).all()] == ["renamed"]
+    async with store.tenant(second, SYSTEM) as uow:
+        # The prepared UPDATE touched only the first org's flow; the insert stamped the org.
+        assert [r.name for r in (await uow.run(FLOW_NAMES)).all()] == ["second"]
+
+
+def test_only_scoped_statements_can_be_prepared() -> None:
+    with pytest.raises(TenantScopeError):
+        prepared(select(flows.c.id))
+    with pytest.raises(TenantScopeError):
+        prepared(select(flows.c.id).where(flows.c.organization_id == bindparam("org")))
+
+
+async def test_run_refuses_statements_that_were_not_prepared(store: Store) -> None:
+    org = await _org_with_flow(store, "f")
+    async with store.tenant(org, SYSTEM) as uow:
+        with pytest.raises(TenantScopeError):
+            await uow.run(scoped_select(flows))  # built per call: use uow.select instead
+
+
+async def test_commit_hooks_run_only_after_a_commit(store: Store) -> None:
+    org = await _org_with_flow(store, "f")
+    ran: list[str] = []
+    async with store.tenant(org, SYSTEM, write=True) as uow:
+        uow.on_commit.append(lambda: ran.append("committed"))
+        assert ran == []
+    assert ran == ["committed"]
+
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom):
+        async with store.tenant(org, SYSTEM, write=True) as uow:
+            uow.on_commit.append(lambda: ran.append("rolled back"))
+            raise Boom
+    assert ran == ["committed"]
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+async def test_a_dropped_idle_connection_is_replaced_unseen(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pooled connections are pinged only after sitting idle; a dead one is replaced."""
+    org = await _org_with_flow(store, "f")
+    async with store.tenant(org, SYSTEM) as uow:
+        pid = (await uow.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+    await _pg_admin(f"SELECT pg_terminate_backend({int(pid)})")
+    monkeypatch.setattr(database_module, "PING_AFTER_IDLE_SECONDS", 0.0)
+    for _ in range(3):
+        async with store.tenant(org, SYSTEM) as uow:
+            assert [r.name for r in (await uow.run(FLOW_NAMES)).all()] == ["f"]
