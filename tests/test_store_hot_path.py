@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -126,3 +127,20 @@ async def test_a_dropped_idle_connection_is_replaced_unseen(
     for _ in range(3):
         async with store.tenant(org, SYSTEM) as uow:
             assert [r.name for r in (await uow.run(FLOW_NAMES)).all()] == ["f"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_sqlite_writers_yield_once_holding_the_lock(store: Store) -> None:
+    """So that writers queue in arrival order and the loop reads sockets between them
+    (see Database.transaction): a task started after a writer runs before its statements."""
+    order: list[str] = []
+
+    async def writer(name: str) -> None:
+        async with store.database.transaction(write=True):
+            order.append(name)
+
+    async def bystander() -> None:
+        order.append("bystander")
+
+    await asyncio.gather(writer("first"), bystander(), writer("second"))
+    assert order == ["bystander", "first", "second"]
