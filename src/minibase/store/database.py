@@ -24,6 +24,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from minibase.config import Settings
 from minibase.errors import ServiceUnavailable
+from minibase.store.compiled import CompiledCache, Rows
 
 log = logging.getLogger("minibase.store")
 
@@ -77,13 +78,53 @@ class InlineConnection:
     nothing here blocks the loop for long.
     """
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, compiled: CompiledCache) -> None:
         self._conn = conn
+        self._compiled = compiled
 
     async def execute(
         self, statement: Executable, params: Mapping[str, Any] | None = None
     ) -> Result[Any]:
         return self._conn.execute(statement, params)
+
+    async def run(self, statement: Executable, params: Mapping[str, Any]) -> Rows:
+        """A prepared statement on the pysqlite cursor itself (see ``store/compiled.py``)."""
+        compiled = self._compiled.get(statement, params)
+        cursor = self._conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(compiled.sql, compiled.arguments(params))
+            rows = compiled.rows(cursor.fetchall()) if compiled.row_type else []
+            return Rows(rows, cursor.rowcount)
+        finally:
+            cursor.close()
+
+
+class PostgresConnection:
+    """An asyncpg connection inside a SQLAlchemy transaction, for the units of work."""
+
+    def __init__(self, conn: AsyncConnection, compiled: CompiledCache) -> None:
+        self._conn = conn
+        self._compiled = compiled
+        self._driver: Any = None
+
+    async def execute(
+        self, statement: Executable, params: Mapping[str, Any] | None = None
+    ) -> Result[Any]:
+        return await self._conn.execute(statement, params)
+
+    async def run(self, statement: Executable, params: Mapping[str, Any]) -> Rows:
+        """A prepared statement on the asyncpg connection itself, in the same transaction
+        (see ``store/compiled.py``)."""
+        compiled = self._compiled.get(statement, params)
+        if self._driver is None:
+            raw = await self._conn.get_raw_connection()
+            self._driver = raw.driver_connection
+        arguments = compiled.arguments(params)
+        if compiled.row_type is None:
+            status = await self._driver.execute(compiled.sql, *arguments)
+            return Rows([], int(status.rsplit(" ", 1)[-1]))
+        records = await self._driver.fetch(compiled.sql, *arguments)
+        return Rows(compiled.rows(records), len(records))
 
 
 PING_AFTER_IDLE_SECONDS = 5.0
@@ -122,7 +163,7 @@ def _postgres_engine(url: str, *, pool_size: int, set_role: str) -> AsyncEngine:
     return engine
 
 
-Executor = AsyncConnection | InlineConnection
+Executor = PostgresConnection | InlineConnection
 """What a transaction hands to a unit of work: anything with an awaitable ``execute``."""
 
 
@@ -154,6 +195,9 @@ class Database:
             scheme = make_url(settings.database_url).drivername
             raise ValueError(f"unsupported database URL scheme {scheme!r}")
         self._write_lock = asyncio.Lock()
+        engine = self._engine.sync_engine if self._engine is not None else self._sqlite_write
+        assert engine is not None
+        self._compiled = CompiledCache(engine.dialect)
 
     @asynccontextmanager
     async def transaction(self, *, write: bool) -> AsyncIterator[Executor]:
@@ -163,7 +207,7 @@ class Database:
         """
         if self._engine is not None:
             async with self._engine.begin() as conn:
-                yield conn
+                yield PostgresConnection(conn, self._compiled)
             return
         assert self._sqlite_read is not None and self._sqlite_write is not None
         if write:
@@ -176,10 +220,10 @@ class Database:
                 # one (p95 twice the p50 with ten concurrent writers; docs/benchmarks.md).
                 await asyncio.sleep(0)
                 with self._sqlite_write.begin() as sync_conn:
-                    yield InlineConnection(sync_conn)
+                    yield InlineConnection(sync_conn, self._compiled)
         else:
             with self._sqlite_read.begin() as sync_conn:
-                yield InlineConnection(sync_conn)
+                yield InlineConnection(sync_conn, self._compiled)
 
     def _checkpoint(self) -> None:
         assert self._sqlite_read is not None

@@ -38,6 +38,7 @@ from sqlalchemy.sql.visitors import iterate
 
 from minibase.domain.principal import Principal
 from minibase.realtime.events import Event
+from minibase.store.compiled import Rows
 from minibase.store.database import Database, Executor
 from minibase.store.hot_cache import HotCache
 
@@ -162,13 +163,12 @@ class TenantUnitOfWork(UnitOfWork):
         super().__init__(conn, principal, dialect=dialect, cache=cache)
         self.org_id = org_id
 
-    async def run(
-        self, statement: Executable, params: Mapping[str, Any] | None = None
-    ) -> Result[Any]:
-        """Run a statement sealed by :func:`prepared`, scoped to this org."""
+    async def run(self, statement: Executable, params: Mapping[str, Any] | None = None) -> Rows:
+        """Run a statement sealed by :func:`prepared`, scoped to this org, on the driver's
+        own connection (``store/compiled.py``)."""
         if id(statement) not in _PREPARED:
             raise TenantScopeError("run() takes statements sealed by prepared()")
-        return await self._conn.execute(statement, {**(params or {}), TENANT_PARAM: self.org_id})
+        return await self._conn.run(statement, {**(params or {}), TENANT_PARAM: self.org_id})
 
     def _scope(self, table: Table) -> ColumnElement[bool]:
         if table.info.get("org_root"):
