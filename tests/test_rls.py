@@ -180,3 +180,24 @@ async def test_org_setting_never_leaks_to_the_next_transaction(store: Store) -> 
     assert pid_next == pid_a, "the pool of one should reuse the same connection"
     assert setting in (None, "")
     assert visible == 0
+
+
+async def test_a_rollback_never_drops_the_app_role(settings: Settings) -> None:
+    """The role is set once per pooled connection: the connection's first transaction
+    rolling back (any 404 or 422 does) must not hand it back as the migrating user."""
+    database = Database(settings.model_copy(update={"database_pool_size": 1}))
+    store = Store(database)
+
+    class Refused(Exception):
+        pass
+
+    try:
+        for _ in range(2):
+            with pytest.raises(Refused):
+                async with store.tenant(new_id("org"), SYSTEM, write=True):
+                    raise Refused
+            async with database.transaction(write=False) as conn:
+                user = (await conn.execute(text("SELECT current_user"))).scalar_one()
+            assert user == "minibase_app"
+    finally:
+        await database.close()
