@@ -112,6 +112,13 @@ class PostgresConnection:
     ) -> Result[Any]:
         return await self._conn.execute(statement, params)
 
+    async def enter_org(self, org_id: str, user_id: str, *, lock: bool) -> None:
+        """Set the row-level security settings (and lock the org row) in one round trip:
+        ``minibase_enter_org``, migration 0004."""
+        await self._driver.execute(
+            "SELECT minibase_enter_org($1::text, $2::text, $3::boolean)", org_id, user_id, lock
+        )
+
     async def run(self, statement: Executable, params: Mapping[str, Any]) -> Rows:
         """A prepared statement on the asyncpg connection itself, in the same transaction
         (see ``store/compiled.py``)."""

@@ -39,7 +39,7 @@ from sqlalchemy.sql.visitors import iterate
 from minibase.domain.principal import Principal
 from minibase.realtime.events import Event
 from minibase.store.compiled import Rows
-from minibase.store.database import Database, Executor
+from minibase.store.database import Database, Executor, PostgresConnection
 from minibase.store.hot_cache import HotCache
 
 Publisher = Callable[[Sequence[Event]], Awaitable[None]]
@@ -195,9 +195,6 @@ class TenantUnitOfWork(UnitOfWork):
         return sa_delete(table).where(self._scope(table))
 
 
-_ENTER_ORG = text("SELECT minibase_enter_org(:org, :user, :lock)")
-
-
 class KeyedLocks:
     """One FIFO :class:`asyncio.Lock` per key, dropped when nobody holds or awaits it."""
 
@@ -263,9 +260,8 @@ class Store:
                 # quota counts and audit sequence numbers cannot race across instances
                 # (SQLite serializes writers already). One round trip with the settings
                 # row-level security reads (migration 0004).
-                await conn.execute(
-                    _ENTER_ORG, {"org": org_id, "user": principal.user_id or "", "lock": write}
-                )
+                assert isinstance(conn, PostgresConnection)
+                await conn.enter_org(org_id, principal.user_id or "", lock=write)
             uow = TenantUnitOfWork(conn, principal, org_id, dialect=self.dialect, cache=self.cache)
             yield uow
         await self._after_commit(uow)
