@@ -8,6 +8,11 @@ from typing import Any
 
 import httpx
 
+from minibase.domain.principal import SYSTEM
+from minibase.ids import new_id, now_ms
+from minibase.store.tables import organizations
+from minibase.store.unit_of_work import Store
+
 PASSWORD = "correct horse battery staple"
 
 
@@ -40,3 +45,24 @@ async def create_org(client: httpx.AsyncClient, user: User, **fields: Any) -> di
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+async def insert_org(store: Store) -> str:
+    """An organization row written straight through the store (no API, no members)."""
+    org_id = new_id("org")
+    async with store.tenant(org_id, SYSTEM, write=True) as uow:
+        now = now_ms()
+        await uow.execute(
+            uow.insert(
+                organizations,
+                name=org_id,
+                settings={},
+                plan="free",
+                nodes_used=0,
+                flows_created=0,
+                storage_used=0,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    return org_id

@@ -12,8 +12,9 @@ from minibase.config import Settings
 from minibase.domain.principal import SYSTEM
 from minibase.ids import new_id, now_ms
 from minibase.store.database import Database
-from minibase.store.tables import flows, organizations
+from minibase.store.tables import flows
 from minibase.store.unit_of_work import Store
+from tests.helpers import insert_org
 
 pytestmark = pytest.mark.parametrize("backend", ["postgres"])
 
@@ -23,26 +24,6 @@ async def store(settings: Settings) -> AsyncIterator[Store]:
     database = Database(settings.model_copy(update={"database_pool_size": 1}))
     yield Store(database)
     await database.close()
-
-
-async def _make_org(store: Store) -> str:
-    org_id = new_id("org")
-    async with store.tenant(org_id, SYSTEM, write=True) as uow:
-        now = now_ms()
-        await uow.execute(
-            uow.insert(
-                organizations,
-                name=org_id,
-                settings={},
-                plan="free",
-                nodes_used=0,
-                flows_created=0,
-                storage_used=0,
-                created_at=now,
-                updated_at=now,
-            )
-        )
-    return org_id
 
 
 def _flow_values(flow_id: str) -> dict[str, object]:
@@ -126,7 +107,7 @@ async def test_every_tenant_table_has_forced_rls_and_a_policy(store: Store) -> N
 
 
 async def test_other_orgs_rows_are_invisible_and_unwritable(store: Store) -> None:
-    org_a, org_b = await _make_org(store), await _make_org(store)
+    org_a, org_b = await insert_org(store), await insert_org(store)
     flow_a, flow_b = await _make_flow(store, org_a), await _make_flow(store, org_b)
 
     async with store.tenant(org_a, SYSTEM) as uow:
@@ -157,7 +138,7 @@ async def test_other_orgs_rows_are_invisible_and_unwritable(store: Store) -> Non
 
 
 async def test_without_org_setting_nothing_is_visible(store: Store) -> None:
-    org_a = await _make_org(store)
+    org_a = await insert_org(store)
     await _make_flow(store, org_a)
     async with store.database.transaction(write=False) as conn:
         assert (await conn.execute(text("SELECT count(*) FROM flows"))).scalar_one() == 0
@@ -167,7 +148,7 @@ async def test_without_org_setting_nothing_is_visible(store: Store) -> None:
 
 
 async def test_org_setting_never_leaks_to_the_next_transaction(store: Store) -> None:
-    org_a = await _make_org(store)
+    org_a = await insert_org(store)
     await _make_flow(store, org_a)
     async with store.tenant(org_a, SYSTEM) as uow:
         pid_a = (await uow.execute(text("SELECT pg_backend_pid()"))).scalar_one()

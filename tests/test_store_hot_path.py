@@ -13,7 +13,7 @@ from minibase.domain.principal import SYSTEM
 from minibase.ids import new_id, now_ms
 from minibase.store import database as database_module
 from minibase.store.database import Database
-from minibase.store.tables import flows, organizations
+from minibase.store.tables import flows
 from minibase.store.unit_of_work import (
     Store,
     TenantScopeError,
@@ -22,6 +22,7 @@ from minibase.store.unit_of_work import (
     scoped_select,
     scoped_update,
 )
+from tests.helpers import insert_org
 from tests.services import _pg_admin
 
 FLOW_NAMES = prepared(scoped_select(flows, flows.c.id, flows.c.name).order_by(flows.c.id))
@@ -37,21 +38,8 @@ async def store(settings: Settings) -> AsyncIterator[Store]:
 
 
 async def _org_with_flow(store: Store, name: str) -> str:
-    org_id, now = new_id("org"), now_ms()
+    org_id, now = await insert_org(store), now_ms()
     async with store.tenant(org_id, SYSTEM, write=True) as uow:
-        await uow.execute(
-            uow.insert(
-                organizations,
-                name=org_id,
-                settings={},
-                plan="free",
-                nodes_used=0,
-                flows_created=0,
-                storage_used=0,
-                created_at=now,
-                updated_at=now,
-            )
-        )
         await uow.run(
             INSERT_FLOW,
             {

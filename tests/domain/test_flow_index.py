@@ -119,17 +119,23 @@ def _shared_merge(
     return merge_flows(base_ix.doc, current_ix.doc, request), base_ix.doc, current_ix.doc
 
 
+def _assert_shared_merge_is_plain(
+    base: dict[str, Any], current: dict[str, Any], incoming: dict[str, Any]
+) -> None:
+    plain = merge_flows(fresh(base), fresh(current), fresh(incoming))
+    shared, _, _ = _shared_merge(base, current, incoming)
+    assert orjson.dumps(shared.flow_doc) == orjson.dumps(plain.flow_doc)
+    assert shared.conflicts == plain.conflicts
+    assert shared.dropped_edges == plain.dropped_edges
+
+
 @properties(150)
 @given(disjoint_edits())
 def test_shared_objects_merge_exactly_like_plain_ones(
     sides: tuple[dict[str, Any], dict[str, Any], dict[str, Any]],
 ) -> None:
     base, current, incoming = sides
-    plain = merge_flows(fresh(base), fresh(current), fresh(incoming))
-    shared, _, _ = _shared_merge(base, current, incoming)
-    assert orjson.dumps(shared.flow_doc) == orjson.dumps(plain.flow_doc)
-    assert shared.conflicts == plain.conflicts
-    assert shared.dropped_edges == plain.dropped_edges
+    _assert_shared_merge_is_plain(base, current, incoming)
 
 
 @properties(150)
@@ -137,11 +143,7 @@ def test_shared_objects_merge_exactly_like_plain_ones(
 def test_shared_objects_merge_any_edits_exactly(data: st.DataObject, base: dict[str, Any]) -> None:
     current = data.draw(edited(base))
     incoming = data.draw(edited(base))
-    plain = merge_flows(fresh(base), fresh(current), fresh(incoming))
-    shared, _, _ = _shared_merge(base, current, incoming)
-    assert orjson.dumps(shared.flow_doc) == orjson.dumps(plain.flow_doc)
-    assert shared.conflicts == plain.conflicts
-    assert shared.dropped_edges == plain.dropped_edges
+    _assert_shared_merge_is_plain(base, current, incoming)
 
 
 @properties(150)
