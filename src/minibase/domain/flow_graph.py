@@ -28,7 +28,9 @@ Fields the rules do not mention are kept exactly as given, key order included.
 from __future__ import annotations
 
 import math
-from collections.abc import Container, Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping, Sequence
+from itertools import compress, count
+from operator import itemgetter, not_
 from typing import Any
 
 import orjson
@@ -227,6 +229,36 @@ def document_size(name: str, stored: bytes) -> int:
     return len(b'{"name":') + len(orjson.dumps(name)) + len(b",") + len(stored) - len(b"{")
 
 
+_ID = itemgetter("id")
+_SOURCE = itemgetter("source")
+_TARGET = itemgetter("target")
+
+
+def _untrusted(items: list[Any], trusted: Container[int]) -> Sequence[int]:
+    """Indexes of the items whose ``id()`` is not in ``trusted``."""
+    if not trusted:
+        return range(len(items))
+    known = map(trusted.__contains__, map(id, items))
+    return list(compress(count(), map(not_, known)))
+
+
+def _id_set(items: list[Any]) -> set[str]:
+    """The string ids of the objects among ``items``."""
+    try:
+        ids = set(map(_ID, items))
+    except (KeyError, TypeError):  # a non-object, an object without id, an unhashable id
+        return {i["id"] for i in items if isinstance(i, dict) and isinstance(i.get("id"), str)}
+    return ids if set(map(type, ids)) <= {str} else {i for i in ids if isinstance(i, str)}
+
+
+def _ends_known(edges: list[Any], node_ids: set[str]) -> bool:
+    """Whether every edge is an object whose two ends are in ``node_ids``."""
+    try:
+        return node_ids.issuperset(map(_SOURCE, edges)) and node_ids.issuperset(map(_TARGET, edges))
+    except (KeyError, TypeError):
+        return False
+
+
 def validate_flow(
     doc: Any,
     *,
@@ -271,20 +303,20 @@ def validate_flow(
     edges: list[Any] = out["edges"]
     check_limits(out, max_nodes=max_nodes, max_edges=max_edges, max_bytes=max_bytes)
 
-    for index, node in enumerate(nodes):
-        if id(node) not in trusted:
-            errors += node_errors(node, f"nodes[{index}]")
+    # Only the untrusted entities are walked in Python; the rest is found in C (``map``).
+    for index in _untrusted(nodes, trusted):
+        errors += node_errors(nodes[index], f"nodes[{index}]")
     # Edges may point at any node that has a string id, even one invalid for other
     # reasons: that node is already reported, and a second error per edge would be noise.
-    node_ids = {n["id"] for n in nodes if isinstance(n, dict) and isinstance(n.get("id"), str)}
+    node_ids = _id_set(nodes)
     if len(node_ids) != len(nodes):
         errors += _duplicate_errors(nodes, "nodes")
-    for index, edge in enumerate(edges):
-        if id(edge) not in trusted or not (
-            edge["source"] in node_ids and edge["target"] in node_ids
-        ):
-            errors += edge_errors(edge, node_ids, f"edges[{index}]")
-    edge_ids = {e["id"] for e in edges if isinstance(e, dict) and isinstance(e.get("id"), str)}
+    suspects = _untrusted(edges, trusted)
+    if len(suspects) < len(edges) and not _ends_known(edges, node_ids):
+        suspects = range(len(edges))  # some trusted edge lost an end: check them all
+    for index in suspects:
+        errors += edge_errors(edges[index], node_ids, f"edges[{index}]")
+    edge_ids = _id_set(edges)
     if len(edge_ids) != len(edges):
         errors += _duplicate_errors(edges, "edges")
     _raise(errors)

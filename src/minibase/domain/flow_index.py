@@ -72,21 +72,47 @@ def intern(doc: FlowDoc, *known: IndexedFlow) -> tuple[FlowDoc, set[int]]:
         if not isinstance(items, list) or not known:
             continue
         indexes = [k.entities[key] for k in known]
-        first = indexes[0]
-        interned: list[Any] = []
-        for entity in items:
-            # Inline fast path: the entity is already the first known document's object
-            # (a request interned before, against the same base).
-            ident = entity.get("id") if type(entity) is dict else None
-            if type(ident) is str:
-                hit = first.get(ident)
-                if hit is not None and hit[0] is entity:
-                    trusted.add(id(entity))
-                    interned.append(entity)
-                    continue
-            interned.append(_intern_one(entity, indexes, trusted))
-        out[key] = interned
+        try:
+            out[key] = _intern_list(items, indexes, trusted)
+        except orjson.JSONEncodeError:  # not JSON at all: validation will say where
+            out[key] = [_intern_one(entity, indexes, trusted) for entity in items]
     return out, trusted
+
+
+def _intern_list(items: list[Any], indexes: list[Indexed], trusted: set[int]) -> list[Any]:
+    """Intern ``items``, serializing the whole list once instead of each entity.
+
+    Each entity's bytes start where the previous one's ended (plus a comma), so a known
+    entity is compared in place: ``startswith`` at that offset (a balanced JSON object that
+    matches there also ends there). Entities that are already known objects need no bytes
+    at all; only the ones that differ are serialized again, for their length.
+    """
+    out: list[Any] = []
+    encoded: bytes | None = None
+    at = 1  # past the "["
+    for entity in items:
+        ident = entity.get("id") if type(entity) is dict else None
+        match = None
+        if type(ident) is str:
+            for index in indexes:
+                hit = index.get(ident)
+                if hit is None:
+                    continue
+                if hit[0] is not entity:
+                    if encoded is None:
+                        encoded = orjson.dumps(items)
+                    if not encoded.startswith(hit[1], at):
+                        continue
+                match = hit
+                break
+        if match is not None:
+            trusted.add(id(match[0]))
+            out.append(match[0])
+            at += len(match[1]) + 1
+        else:
+            out.append(entity)
+            at += len(orjson.dumps(entity)) + 1
+    return out
 
 
 def _intern_one(entity: Any, indexes: list[Indexed], trusted: set[int]) -> Any:

@@ -231,7 +231,9 @@ def _merge_collection(
             # Shared objects (see domain/flow_index) decide most entities by identity
             # alone, exactly as _merge_entity would: a side that kept the base yields.
             if i is b:
-                merged = c
+                # Unchanged by the request: the server's, unless that is the base in
+                # other bytes (key order, 1.0), where _merge_entity takes the request's.
+                merged = i if c is b or json_equal(c, b) else c
             elif c is b or c is i:
                 merged = i
             else:
@@ -261,6 +263,8 @@ def _merge_aligned(
     for k in compress(count(), map(is_not, current, incoming)):
         b, c, i = base[k], current[k], incoming[k]
         if i is b:
+            if json_equal(c, b):  # the base in other bytes: _merge_entity takes the request's
+                merged[k] = i
             continue
         if c is b:
             merged[k] = i
