@@ -203,6 +203,7 @@ class Database:
             scheme = make_url(settings.database_url).drivername
             raise ValueError(f"unsupported database URL scheme {scheme!r}")
         self._write_lock = asyncio.Lock()
+        self._writer_conn: Connection | None = None
         engine = self._engine.sync_engine if self._engine is not None else self._sqlite_write
         assert engine is not None
         self._compiled = CompiledCache(engine.dialect)
@@ -227,11 +228,21 @@ class Database:
                 # batch would keep missing the next read, waiting two batches instead of
                 # one (p95 twice the p50 with ten concurrent writers; docs/benchmarks.md).
                 await asyncio.sleep(0)
-                with self._sqlite_write.begin() as sync_conn:
-                    yield InlineConnection(sync_conn, self._compiled)
+                writer = self._writer()
+                with writer.begin():
+                    yield InlineConnection(writer, self._compiled)
         else:
             with self._sqlite_read.begin() as sync_conn:
                 yield InlineConnection(sync_conn, self._compiled)
+
+    def _writer(self) -> Connection:
+        """The SQLite writer's connection, kept open between transactions: checking one
+        out of the pool and back costs more than a small write transaction itself."""
+        conn = self._writer_conn
+        if conn is None or conn.closed or conn.invalidated:
+            assert self._sqlite_write is not None
+            conn = self._writer_conn = self._sqlite_write.connect()
+        return conn
 
     @asynccontextmanager
     async def _postgres_transaction(self) -> AsyncIterator[PostgresConnection]:
@@ -290,6 +301,9 @@ class Database:
             raise ServiceUnavailable("The database does not answer.") from exc
 
     async def close(self) -> None:
+        if self._writer_conn is not None:
+            self._writer_conn.close()
+            self._writer_conn = None
         if self._engine is not None:
             await self._engine.dispose()
         for engine in (self._sqlite_read, self._sqlite_write):
