@@ -132,3 +132,23 @@ async def test_sqlite_writers_yield_once_holding_the_lock(store: Store) -> None:
 
     await asyncio.gather(writer("first"), bystander(), writer("second"))
     assert order == ["bystander", "first", "second"]
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+async def test_a_connection_the_server_closed_is_never_handed_out(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A busy connection is not pinged; one the driver knows closed is replaced anyway."""
+    monkeypatch.setattr(database_module, "PING_AFTER_IDLE_SECONDS", 1e9)
+    org = await _org_with_flow(store, "f")
+    async with store.tenant(org, SYSTEM) as uow:
+        pid = (await uow.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        driver = uow._conn._driver  # type: ignore[union-attr]
+    await _pg_admin(f"SELECT pg_terminate_backend({int(pid)})")
+    deadline = asyncio.get_running_loop().time() + 10
+    while not driver.is_closed():  # asyncpg reads the server's goodbye on its own
+        assert asyncio.get_running_loop().time() < deadline, "asyncpg never saw the close"
+        await asyncio.sleep(0.01)
+    for _ in range(3):
+        async with store.tenant(org, SYSTEM) as uow:
+            assert [r.name for r in (await uow.run(FLOW_NAMES)).all()] == ["f"]

@@ -148,6 +148,9 @@ def _postgres_engine(url: str, *, pool_size: int, set_role: str) -> AsyncEngine:
         # and SQLAlchemy's pre-ping costs three round trips (BEGIN, ping, ROLLBACK) on
         # asyncpg, inside every writer's critical section. One left idle (the server may
         # have restarted or dropped it) is pinged; a dead one makes the pool try a new one.
+        driver = getattr(dbapi_conn, "driver_connection", None)
+        if driver is not None and driver.is_closed():  # the server hung up: no round trip
+            raise DisconnectionError("pooled connection was closed by the server")
         idle_since = record.info.get("idle_since")
         if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
             return
@@ -270,7 +273,11 @@ class Database:
                     await conn.invalidate()
                     raise
                 raise
-            await transaction.commit()
+            try:
+                await transaction.commit()
+            except BaseException:
+                await conn.invalidate()  # the same after a COMMIT that did not answer
+                raise
 
     def _checkpoint(self) -> None:
         assert self._sqlite_read is not None
