@@ -100,7 +100,8 @@ class InlineConnection:
 
 
 class PostgresConnection:
-    """An asyncpg connection inside a SQLAlchemy transaction, for the units of work."""
+    """A pooled PostgreSQL connection inside one transaction begun on its asyncpg driver
+    (``Database._postgres_transaction``), for the units of work."""
 
     def __init__(self, conn: AsyncConnection, compiled: CompiledCache, driver: Any) -> None:
         self._conn = conn
@@ -175,7 +176,8 @@ def _postgres_engine(url: str, *, pool_size: int, set_role: str) -> AsyncEngine:
 
 
 Executor = PostgresConnection | InlineConnection
-"""What a transaction hands to a unit of work: anything with an awaitable ``execute``."""
+"""What a transaction hands to a unit of work: ``execute`` for statements built per call,
+``run`` for prepared ones (``store/compiled.py``)."""
 
 
 class Database:

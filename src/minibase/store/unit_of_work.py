@@ -87,7 +87,7 @@ def prepared(statement: S) -> S:
     """Seal a statement built once, at import, for :meth:`TenantUnitOfWork.run`.
 
     Building a SQLAlchemy statement and its cache key costs 0.2-0.3 ms, ten times running
-    it, and a save runs about eight: the hot paths build theirs once (``scoped_*`` plus
+    it, and a flow save runs six: the hot paths build theirs once (``scoped_*`` plus
     refinements), with every value a bound parameter. The org scope is the parameter
     :data:`TENANT_PARAM`, which only :meth:`TenantUnitOfWork.run` fills in, with its own
     org: the same first wall as the per-call builders. A statement without it is refused.
@@ -171,11 +171,7 @@ class TenantUnitOfWork(UnitOfWork):
         return await self._conn.run(statement, {**(params or {}), TENANT_PARAM: self.org_id})
 
     def _scope(self, table: Table) -> ColumnElement[bool]:
-        if table.info.get("org_root"):
-            return table.c.id == self.org_id
-        if not table.info.get("tenant"):
-            raise TenantScopeError(f"{table.name} is not a tenant table")
-        return table.c.organization_id == self.org_id
+        return _scope_column(table) == self.org_id  # type: ignore[no-any-return]
 
     def select(self, table: Table, *columns: Any) -> Select[Any]:
         """``SELECT`` from ``table`` (all columns, or ``columns``) within this org."""
@@ -184,9 +180,7 @@ class TenantUnitOfWork(UnitOfWork):
 
     def insert(self, table: Table, **values: Any) -> Insert:
         """``INSERT`` into ``table`` with this org's id stamped on the row."""
-        self._scope(table)
-        key = "id" if table.info.get("org_root") else "organization_id"
-        return sa_insert(table).values({key: self.org_id, **values})
+        return sa_insert(table).values({_scope_column(table).key: self.org_id, **values})
 
     def update(self, table: Table) -> Update:
         return sa_update(table).where(self._scope(table))
