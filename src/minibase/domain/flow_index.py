@@ -15,15 +15,50 @@ documents are shared, so nothing here (or downstream) may modify them.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
+from itertools import accumulate, compress, count
+from operator import add, is_, is_not, itemgetter
 from typing import Any
 
 import orjson
 
-from minibase.domain.flow_doc import COLLECTIONS, Entity, FlowDoc
+from minibase.domain.flow_doc import COLLECTIONS, Entity, FlowDoc, entity_ids
+
+_ID = itemgetter("id")
 
 Indexed = dict[str, tuple[Entity, bytes]]
 """Entity id -> (the entity, its compact JSON bytes)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """One entity list of an indexed document, in document order, with its bytes."""
+
+    ids: list[str]
+    items: list[Entity]
+    encoded: list[bytes]
+    joined: bytes
+    """The whole list as compact JSON: ``b"[" + b",".join(encoded) + b"]"``."""
+    starts: list[int]
+    """Where each entity's bytes start in ``joined``."""
+    ends: list[int]
+    index: Indexed
+
+    @classmethod
+    def of(cls, ids: list[str], items: list[Entity], encoded: list[bytes]) -> Listing:
+        lengths = list(map(len, encoded))
+        # start of entity k: the "[" plus every earlier entity and its comma (all in C).
+        starts = list(map(add, range(1, len(items) + 1), accumulate(lengths, initial=0)))
+        return cls(
+            ids,
+            items,
+            encoded,
+            b"[" + b",".join(encoded) + b"]",
+            starts,
+            list(map(add, starts, lengths)),
+            dict(zip(ids, zip(items, encoded, strict=True), strict=True)),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,31 +66,59 @@ class IndexedFlow:
     """A valid flow document with its nodes and edges indexed by id (see module doc)."""
 
     doc: FlowDoc
-    entities: dict[str, Indexed]
-    """``"nodes"`` / ``"edges"`` -> their index."""
+    lists: dict[str, Listing]
+    """``"nodes"`` / ``"edges"`` -> their listing."""
+
+    @property
+    def entities(self) -> dict[str, Indexed]:
+        """``"nodes"`` / ``"edges"`` -> entity id -> (entity, bytes)."""
+        return {key: listing.index for key, listing in self.lists.items()}
 
 
 def index_flow(doc: FlowDoc, *parents: IndexedFlow) -> IndexedFlow:
     """Index a valid ``doc``, reusing the bytes of entities that are ``parents``' objects.
 
     A document made from others (a merge shares their unchanged entities) costs one
-    serialization per entity that is new, not one per entity.
+    serialization per entity that is new, not one per entity; a list that is a parent's
+    list entity for entity (the common case) is that parent's listing.
     """
-    entities: dict[str, Indexed] = {}
+    lists: dict[str, Listing] = {}
     for _, key in COLLECTIONS:
-        known = [p.entities[key] for p in parents]
-        index: Indexed = {}
-        for entity in doc.get(key, ()):
-            ident = entity["id"]
-            for k in known:
-                hit = k.get(ident)
-                if hit is not None and hit[0] is entity:
-                    index[ident] = hit
-                    break
-            else:
-                index[ident] = (entity, orjson.dumps(entity))
-        entities[key] = index
-    return IndexedFlow(doc, entities)
+        items: list[Entity] = doc.get(key, [])
+        known = [p.lists[key] for p in parents]
+        lists[key] = _reuse(items, known) or _listing(items, known)
+    return IndexedFlow(doc, lists)
+
+
+def _reuse(items: list[Entity], known: list[Listing]) -> Listing | None:
+    """A parent's listing when ``items`` holds exactly its objects, in its order."""
+    for listing in known:
+        if len(listing.items) == len(items) and all(map(is_, listing.items, items)):
+            return listing
+    return None
+
+
+def _listing(items: list[Entity], known: list[Listing]) -> Listing:
+    ids = entity_ids(items)
+    if known and known[0].ids == ids:
+        # Same ids in the same order as the first parent: only positions holding other
+        # objects need bytes (found in C).
+        first = known[0]
+        encoded = list(first.encoded)
+        for k in compress(count(), map(is_not, first.items, items)):
+            encoded[k] = _bytes_of(items[k], known)
+    else:
+        encoded = [_bytes_of(entity, known) for entity in items]
+    return Listing.of(ids, items, encoded)
+
+
+def _bytes_of(entity: Entity, known: list[Listing]) -> bytes:
+    ident = entity["id"]
+    for listing in known:
+        hit = listing.index.get(ident)
+        if hit is not None and hit[0] is entity:
+            return hit[1]
+    return orjson.dumps(entity)
 
 
 def intern(doc: FlowDoc, *known: IndexedFlow) -> tuple[FlowDoc, set[int]]:
@@ -71,12 +134,55 @@ def intern(doc: FlowDoc, *known: IndexedFlow) -> tuple[FlowDoc, set[int]]:
         items = doc.get(key)
         if not isinstance(items, list) or not known:
             continue
-        indexes = [k.entities[key] for k in known]
+        indexes = [k.lists[key].index for k in known]
         try:
-            out[key] = _intern_list(items, indexes, trusted)
+            aligned = _intern_aligned(items, known[0].lists[key], trusted)
+            out[key] = aligned if aligned is not None else _intern_list(items, indexes, trusted)
         except orjson.JSONEncodeError:  # not JSON at all: validation will say where
             out[key] = [_intern_one(entity, indexes, trusted) for entity in items]
     return out, trusted
+
+
+def _intern_aligned(items: list[Any], known: Listing, trusted: set[int]) -> list[Any] | None:
+    """The common case, without a Python loop over untouched entities: ``items`` has the
+    same ids in the same order as ``known`` (``None`` when it has not).
+
+    The list is serialized once and compared with ``known.joined`` in C: the entities
+    inside the common prefix are ``known``'s (each matches at its offset, and a balanced
+    JSON object that matches there ends there too). From the first difference, entities
+    are compared one by one up to where the common suffix seems to start; the rest, at
+    offsets now known exactly, is checked in one comparison (else one by one).
+    """
+    try:
+        ids = list(map(_ID, items))
+    except (KeyError, TypeError):
+        return None
+    if ids != known.ids:
+        return None
+    encoded = orjson.dumps(items)
+    joined = known.joined
+    out = list(known.items)
+    if encoded == joined:
+        trusted.update(map(id, out))
+        return out
+    view = memoryview(joined)
+    prefix = _common_prefix(encoded, joined)
+    suffix = _common_suffix(encoded, joined, min(len(encoded), len(joined)) - prefix)
+    first = bisect_right(known.ends, prefix)  # entities [0, first) lie in the prefix
+    tail = max(first, bisect_left(known.starts, len(joined) - suffix))
+    at = known.starts[first] if first < len(items) else len(joined) - 1
+    k = first
+    while k < len(items):
+        if k >= tail and encoded.startswith(view[known.starts[k] :], at):
+            break  # everything from k on is known's, at offsets shifted by at - starts[k]
+        entity = items[k]
+        mine = orjson.dumps(entity)
+        if mine != known.encoded[k]:
+            out[k] = entity
+        at += len(mine) + 1
+        k += 1
+    trusted.update(map(id, compress(out, map(is_, out, known.items))))
+    return out
 
 
 def _intern_list(items: list[Any], indexes: list[Indexed], trusted: set[int]) -> list[Any]:
@@ -142,29 +248,58 @@ def _intern_one(entity: Any, indexes: list[Indexed], trusted: set[int]) -> Any:
 
 def align(flow: IndexedFlow, *known: IndexedFlow) -> IndexedFlow:
     """``flow`` with its entities that are byte-identical to ``known``'s replaced by them."""
-    entities: dict[str, Indexed] = {}
-    doc = dict(flow.doc)
+    lists: dict[str, Listing] = {}
     changed = False
     for _, key in COLLECTIONS:
-        indexes = [k.entities[key] for k in known]
-        index: Indexed = {}
-        items: list[Entity] = []
-        for ident, hit in flow.entities[key].items():
+        mine = flow.lists[key]
+        indexes = [k.lists[key].index for k in known]
+        items = list(mine.items)
+        swapped = False
+        for position, (ident, encoded) in enumerate(zip(mine.ids, mine.encoded, strict=True)):
             for other in indexes:
                 twin = other.get(ident)
-                if twin is not None and twin[0] is not hit[0] and twin[1] == hit[1]:
-                    hit = twin
-                    changed = True
+                if twin is not None and twin[0] is not items[position] and twin[1] == encoded:
+                    items[position] = twin[0]
+                    swapped = True
                     break
-            index[ident] = hit
-            items.append(hit[0])
-        entities[key] = index
-        doc[key] = items
-    return IndexedFlow(doc, entities) if changed else flow
+        lists[key] = Listing.of(mine.ids, items, mine.encoded) if swapped else mine
+        changed = changed or swapped
+    if not changed:
+        return flow
+    doc = dict(flow.doc)
+    for key, listing in lists.items():
+        doc[key] = listing.items
+    return IndexedFlow(doc, lists)
 
 
 def encoded_document(flow: IndexedFlow) -> bytes:
     """``{"nodes": [...], "edges": [...]}`` as stored, from the entities' bytes."""
-    nodes = b",".join(b for _, b in flow.entities["nodes"].values())
-    edges = b",".join(b for _, b in flow.entities["edges"].values())
-    return b'{"nodes":[' + nodes + b'],"edges":[' + edges + b"]}"
+    return (
+        b'{"nodes":' + flow.lists["nodes"].joined + b',"edges":' + flow.lists["edges"].joined + b"}"
+    )
+
+
+def _common_prefix(a: bytes, b: bytes) -> int:
+    """The length of the longest common prefix of ``a`` and ``b`` (bisection, memcmp)."""
+    low, high = 0, min(len(a), len(b))
+    view = memoryview(b)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if a.startswith(view[:middle]):
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def _common_suffix(a: bytes, b: bytes, limit: int) -> int:
+    """The length of the longest common suffix of ``a`` and ``b``, at most ``limit``."""
+    low, high = 0, max(0, limit)
+    view = memoryview(b)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if a.endswith(view[len(b) - middle :]):
+            low = middle
+        else:
+            high = middle - 1
+    return low
