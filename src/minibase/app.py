@@ -132,9 +132,6 @@ def create_app(
             "Self-hosted, multi-tenant, real-time backend for node-based workflow editors."
         ),
         lifespan=lifespan,
-        # No OpenTelemetry here: without this FastAPI looks up three global telemetry
-        # providers on every request.
-        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_error_handlers(app)
     # Innermost first: idempotency wraps the routes, the token limit wraps idempotency.
