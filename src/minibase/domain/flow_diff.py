@@ -185,11 +185,16 @@ def diff_flows(a: FlowDoc, b: FlowDoc) -> FlowDiff:
 
 def summarize(diff: FlowDiff) -> dict[str, int]:
     """The counts stored as a version's ``summary``."""
+    return summary_of(
+        nodes=(len(diff.nodes.added), len(diff.nodes.removed), len(diff.nodes.changed)),
+        edges=(len(diff.edges.added), len(diff.edges.removed), len(diff.edges.changed)),
+    )
+
+
+def summary_of(*, nodes: tuple[int, int, int], edges: tuple[int, int, int]) -> dict[str, int]:
+    """A version's ``summary`` from (added, removed, changed) counts per kind."""
     return {
-        "nodesAdded": len(diff.nodes.added),
-        "nodesRemoved": len(diff.nodes.removed),
-        "nodesChanged": len(diff.nodes.changed),
-        "edgesAdded": len(diff.edges.added),
-        "edgesRemoved": len(diff.edges.removed),
-        "edgesChanged": len(diff.edges.changed),
+        f"{key}{what}": n
+        for key, counts in (("nodes", nodes), ("edges", edges))
+        for what, n in zip(("Added", "Removed", "Changed"), counts, strict=True)
     }

@@ -36,8 +36,22 @@ def index_by_id(items: Iterable[Entity]) -> dict[str, Entity]:
 
 
 _ID = itemgetter("id")
+_SOURCE = itemgetter("source")
+_TARGET = itemgetter("target")
 
 
 def entity_ids(items: Iterable[Entity]) -> list[str]:
-    """The ids of a validated list, in order (without a Python-level loop)."""
+    """The ids of a list of objects, in order (without a Python-level loop).
+
+    Raises ``KeyError`` or ``TypeError`` when an item is not an object with an ``id``.
+    """
     return list(map(_ID, items))
+
+
+def ends_within(edges: Iterable[Any], node_ids: set[str]) -> bool:
+    """Whether every edge is an object whose ``source`` and ``target`` are in ``node_ids``
+    (checked without a Python-level loop)."""
+    try:
+        return node_ids.issuperset(map(_SOURCE, edges)) and node_ids.issuperset(map(_TARGET, edges))
+    except (KeyError, TypeError):
+        return False

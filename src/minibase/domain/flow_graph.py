@@ -30,12 +30,12 @@ from __future__ import annotations
 import math
 from collections.abc import Container, Iterable, Mapping, Sequence
 from itertools import compress, count
-from operator import itemgetter, not_
+from operator import not_
 from typing import Any
 
 import orjson
 
-from minibase.domain.flow_doc import Entity, FlowDoc
+from minibase.domain.flow_doc import Entity, FlowDoc, ends_within, entity_ids
 from minibase.errors import PayloadTooLarge, QuotaExceeded, ValidationFailed
 
 MAX_ID_LENGTH = 256
@@ -229,11 +229,6 @@ def document_size(name: str, stored: bytes) -> int:
     return len(b'{"name":') + len(orjson.dumps(name)) + len(b",") + len(stored) - len(b"{")
 
 
-_ID = itemgetter("id")
-_SOURCE = itemgetter("source")
-_TARGET = itemgetter("target")
-
-
 def _untrusted(items: list[Any], trusted: Container[int]) -> Sequence[int]:
     """Indexes of the items whose ``id()`` is not in ``trusted``."""
     if not trusted:
@@ -245,18 +240,10 @@ def _untrusted(items: list[Any], trusted: Container[int]) -> Sequence[int]:
 def _id_set(items: list[Any]) -> set[str]:
     """The string ids of the objects among ``items``."""
     try:
-        ids = set(map(_ID, items))
+        ids = set(entity_ids(items))
     except (KeyError, TypeError):  # a non-object, an object without id, an unhashable id
         return {i["id"] for i in items if isinstance(i, dict) and isinstance(i.get("id"), str)}
     return ids if set(map(type, ids)) <= {str} else {i for i in ids if isinstance(i, str)}
-
-
-def _ends_known(edges: list[Any], node_ids: set[str]) -> bool:
-    """Whether every edge is an object whose two ends are in ``node_ids``."""
-    try:
-        return node_ids.issuperset(map(_SOURCE, edges)) and node_ids.issuperset(map(_TARGET, edges))
-    except (KeyError, TypeError):
-        return False
 
 
 def validate_flow(
@@ -312,7 +299,7 @@ def validate_flow(
     if len(node_ids) != len(nodes):
         errors += _duplicate_errors(nodes, "nodes")
     suspects = _untrusted(edges, trusted)
-    if len(suspects) < len(edges) and not _ends_known(edges, node_ids):
+    if len(suspects) < len(edges) and not ends_within(edges, node_ids):
         suspects = range(len(edges))  # some trusted edge lost an end: check them all
     for index in suspects:
         errors += edge_errors(edges[index], node_ids, f"edges[{index}]")

@@ -18,14 +18,12 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from itertools import accumulate, compress, count
-from operator import add, is_, is_not, itemgetter
+from operator import add, is_, is_not
 from typing import Any
 
 import orjson
 
 from minibase.domain.flow_doc import COLLECTIONS, Entity, FlowDoc, entity_ids
-
-_ID = itemgetter("id")
 
 Indexed = dict[str, tuple[Entity, bytes]]
 """Entity id -> (the entity, its compact JSON bytes)."""
@@ -68,11 +66,6 @@ class IndexedFlow:
     doc: FlowDoc
     lists: dict[str, Listing]
     """``"nodes"`` / ``"edges"`` -> their listing."""
-
-    @property
-    def entities(self) -> dict[str, Indexed]:
-        """``"nodes"`` / ``"edges"`` -> entity id -> (entity, bytes)."""
-        return {key: listing.index for key, listing in self.lists.items()}
 
 
 def index_flow(doc: FlowDoc, *parents: IndexedFlow) -> IndexedFlow:
@@ -154,7 +147,7 @@ def _intern_aligned(items: list[Any], known: Listing, trusted: set[int]) -> list
     offsets now known exactly, is checked in one comparison (else one by one).
     """
     try:
-        ids = list(map(_ID, items))
+        ids = entity_ids(items)
     except (KeyError, TypeError):
         return None
     if ids != known.ids:

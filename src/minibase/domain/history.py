@@ -33,15 +33,13 @@ import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import compress, count
-from operator import is_not, itemgetter
+from operator import is_not
 from typing import Any, Literal
 
 import orjson
 
-from minibase.domain.flow_doc import COLLECTIONS, Entity, FlowDoc
+from minibase.domain.flow_doc import COLLECTIONS, Entity, FlowDoc, entity_ids
 from minibase.errors import MinibaseError
-
-_get_id = itemgetter("id")
 
 SNAPSHOT_EVERY = 20
 """A full snapshot every this many versions (the most deltas a read replays is one less)."""
@@ -75,7 +73,7 @@ def _ids(items: Any) -> list[str] | None:
     if not isinstance(items, list) or not set(map(type, items)) <= {dict}:
         return None
     try:
-        ids = list(map(_get_id, items))
+        ids = entity_ids(items)
     except KeyError:
         return None
     if not set(map(type, ids)) <= {str}:

@@ -49,7 +49,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from itertools import compress, count
-from operator import is_not, itemgetter
+from operator import is_not
 from typing import Any, Literal
 
 from minibase.domain.flow_doc import (
@@ -57,15 +57,13 @@ from minibase.domain.flow_doc import (
     Entity,
     EntityKind,
     FlowDoc,
+    ends_within,
     entities,
     entity_ids,
 )
 from minibase.domain.json_values import MISSING, json_equal
 
 Side = Literal["current", "incoming"]
-
-_SOURCE = itemgetter("source")
-_TARGET = itemgetter("target")
 ConflictKind = Literal["node", "edge", "flow"]
 
 
@@ -144,6 +142,13 @@ def _merge_entity(
     kind: EntityKind, ident: str, base: Any, current: Any, incoming: Any
 ) -> tuple[Any, list[dict[str, Any]]]:
     """One node or edge from its three versions (MISSING where absent)."""
+    # Shared objects (see domain/flow_index) decide most entities by identity alone, with
+    # the result the equality rules below would give. Untouched by the request: the
+    # server's, unless that is the base in other bytes (key order, 1.0): the request's.
+    if incoming is base:
+        return (incoming if current is base or json_equal(current, base) else current), []
+    if current is base or current is incoming:
+        return incoming, []
     if current is MISSING and incoming is MISSING:
         return MISSING, []
     if current is MISSING or incoming is MISSING:
@@ -225,20 +230,14 @@ def _merge_collection(
     # deleted on both sides).
     for ids in (by_current, [k for k in by_incoming if k not in by_current]):
         for ident in ids:
-            b = by_base.get(ident, MISSING)
-            c = by_current.get(ident, MISSING)
-            i = by_incoming.get(ident, MISSING)
-            # Shared objects (see domain/flow_index) decide most entities by identity
-            # alone, exactly as _merge_entity would: a side that kept the base yields.
-            if i is b:
-                # Unchanged by the request: the server's, unless that is the base in
-                # other bytes (key order, 1.0), where _merge_entity takes the request's.
-                merged = i if c is b or json_equal(c, b) else c
-            elif c is b or c is i:
-                merged = i
-            else:
-                merged, found = _merge_entity(kind, ident, b, c, i)
-                conflicts += found
+            merged, found = _merge_entity(
+                kind,
+                ident,
+                by_base.get(ident, MISSING),
+                by_current.get(ident, MISSING),
+                by_incoming.get(ident, MISSING),
+            )
+            conflicts += found
             if merged is not MISSING:
                 survivors[ident] = merged
     order = _merge_order(ids_base, ids_current, ids_incoming, survivors)
@@ -261,16 +260,8 @@ def _merge_aligned(
     merged = list(current)
     conflicts: list[dict[str, Any]] = []
     for k in compress(count(), map(is_not, current, incoming)):
-        b, c, i = base[k], current[k], incoming[k]
-        if i is b:
-            if json_equal(c, b):  # the base in other bytes: _merge_entity takes the request's
-                merged[k] = i
-            continue
-        if c is b:
-            merged[k] = i
-        else:
-            merged[k], found = _merge_entity(kind, ids[k], b, c, i)
-            conflicts += found
+        merged[k], found = _merge_entity(kind, ids[k], base[k], current[k], incoming[k])
+        conflicts += found
     return merged, conflicts
 
 
@@ -297,8 +288,8 @@ def merge_flows(base: FlowDoc, current: FlowDoc, incoming: FlowDoc) -> MergeResu
         result.conflicts += conflicts
     node_ids = set(entity_ids(result.flow_doc["nodes"]))
     edges = result.flow_doc["edges"]
-    if node_ids.issuperset(map(_SOURCE, edges)) and node_ids.issuperset(map(_TARGET, edges)):
-        return result  # nothing dangles (checked without a Python-level loop)
+    if ends_within(edges, node_ids):
+        return result  # nothing dangles
     kept: list[Entity] = []
     for edge in edges:
         if edge.get("source") in node_ids and edge.get("target") in node_ids:

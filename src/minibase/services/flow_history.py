@@ -13,8 +13,7 @@ from typing import Any
 import orjson
 from sqlalchemy import func
 
-from minibase.domain.flow_diff import diff_flows, entity_changes, summarize
-from minibase.domain.flow_doc import COLLECTIONS
+from minibase.domain.flow_diff import diff_flows, entity_changes, summarize, summary_of
 from minibase.domain.flow_index import IndexedFlow, index_flow
 from minibase.domain.history import encode, rebuild
 from minibase.errors import NotFound
@@ -44,13 +43,15 @@ def new_version_payload(
         summary = summarize(diff_flows(before or EMPTY_FLOW, after))
     else:
         # The delta already found every candidate; only those need the diff's equality.
-        summary = {}
-        for _, key in COLLECTIONS:
-            touched = encoded.touched[key]
-            changed = sum(1 for old, new in touched.changed if entity_changes(old, new))
-            summary[f"{key}Added"] = touched.added
-            summary[f"{key}Removed"] = touched.removed
-            summary[f"{key}Changed"] = changed
+        counts = {
+            key: (
+                touched.added,
+                touched.removed,
+                sum(1 for old, new in touched.changed if entity_changes(old, new)),
+            )
+            for key, touched in encoded.touched.items()
+        }
+        summary = summary_of(nodes=counts["nodes"], edges=counts["edges"])
     return VersionPayload(encoded.kind, encoded.payload, summary, after)
 
 
