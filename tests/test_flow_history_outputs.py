@@ -7,6 +7,7 @@ import asyncio
 import httpx
 
 from tests.flows_helpers import edge, new_org, node
+from tests.test_access_matrix import invite_as
 from tests.test_http_basics import assert_error
 
 
@@ -186,3 +187,59 @@ async def test_concurrent_stale_saves_lose_nothing(client: httpx.AsyncClient) ->
         "items"
     ]
     assert [v["version"] for v in versions] == list(range(21, 0, -1))
+
+
+async def test_concurrent_saves_each_keep_their_author_quota_and_audit_row(
+    client: httpx.AsyncClient,
+) -> None:
+    """Saves of one flow that queue up are written together (services/flow_saves.py):
+    each still gets its own version, author and audit row, and a save that the quota
+    refuses is refused alone, against the counters as the saves before it left them."""
+    org = await new_org(client)
+    editor = await invite_as(client, org.admin, org.id, "editor")
+    await org.patch_settings(maxNodes=6)
+    flow = await org.create_flow("F", [node("shared")])
+    url = f"{org.flows_url}/{flow['id']}"
+    users = {0: org.admin, 1: editor}
+
+    async def save(i: int) -> httpx.Response:
+        return await client.put(
+            url,
+            headers=users[i % 2].headers,
+            json={"baseVersion": 1, "nodes": [node("shared"), node(f"mine-{i}")], "edges": []},
+        )
+
+    responses = await asyncio.gather(*(save(i) for i in range(12)))
+    accepted = [i for i, r in enumerate(responses) if r.status_code == 200]
+    refused = [r for r in responses if r.status_code != 200]
+    assert len(accepted) == 5, [r.text for r in responses]
+    for r in refused:
+        assert_error(r, 403, "quota_exceeded")
+        assert r.json()["error"]["details"] == {
+            "quota": "maxNodes",
+            "limit": 6,
+            "used": 6,
+            "requested": 1,
+        }
+    assert sorted(responses[i].json()["version"] for i in accepted) == [2, 3, 4, 5, 6]
+    final = (await client.get(url, headers=org.admin.headers)).json()
+    assert final["version"] == 6
+    assert {n["id"] for n in final["nodes"]} == {"shared"} | {f"mine-{i}" for i in accepted}
+
+    by_version = {responses[i].json()["version"]: users[i % 2].id for i in accepted}
+    versions = (
+        await client.get(f"{url}/versions", params={"limit": 50}, headers=org.admin.headers)
+    ).json()["items"]
+    assert {v["version"]: v["createdBy"] for v in versions if v["version"] > 1} == by_version
+    events = (
+        await client.get(
+            f"/v1/orgs/{org.id}/audit",
+            params={"action": "flow.update", "limit": 50},
+            headers=org.admin.headers,
+        )
+    ).json()["items"]
+    assert {e["details"]["version"]: e["actor"]["id"] for e in events} == by_version
+    verify = (await client.get(f"/v1/orgs/{org.id}/audit/verify", headers=org.admin.headers)).json()
+    assert verify["ok"] is True
+    usage = (await client.get(f"/v1/orgs/{org.id}/usage", headers=org.admin.headers)).json()
+    assert usage["nodes"]["used"] == 6

@@ -44,6 +44,7 @@ from minibase.services.collab_bridge import (
     FlowsBridge,
     FlowsCollabAuthorizer,
 )
+from minibase.services.flow_saves import FlowSaves
 from minibase.services.invitation_delivery import sender_from_settings
 from minibase.store.database import Database
 from minibase.store.migrate import migrate
@@ -91,6 +92,7 @@ def create_app(
             bus=bus,
             hub=hub,
             invitation_sender=sender_from_settings(settings),
+            saves=FlowSaves(store, settings),
         )
         app.state.ctx = ctx
         options = collab_options or CollabOptions(

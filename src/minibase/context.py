@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from minibase.config import Settings
 from minibase.realtime.bus import EventBus
+from minibase.services.flow_saves import FlowSaves
 from minibase.services.invitation_delivery import InvitationSender, LogInvitationSender
 from minibase.store.database import Database
 from minibase.store.unit_of_work import Store
@@ -21,6 +22,8 @@ class AppContext:
     database: Database
     store: Store
     bus: EventBus
+    saves: FlowSaves
+    """Flow saves (``PUT``), written in batches (``services/flow_saves.py``)."""
     hub: Any = None
     """The live-query hub (:class:`minibase.realtime.hub.LiveQueryHub`)."""
     invitation_sender: InvitationSender = field(default_factory=LogInvitationSender)

@@ -164,8 +164,9 @@ async def save_flow(request: Request, access: Writer, flowId: str) -> Response:
         {k: body[k] for k in ("name", "nodes", "edges") if k in body},
         base,
     )
-    async with ctx.store.tenant(access.org_id, access.principal, write=True) as uow:
-        result = await flows.save_flow(uow, ctx.settings, flowId, save, access.meta)
+    result = await ctx.saves.save(
+        access.org_id, flowId, flows.SaveJob(save, access.principal, access.meta)
+    )
     return _flow_response(result)
 
 

@@ -14,12 +14,16 @@ from starlette.requests import Request
 from minibase.errors import BadRequest, ValidationFailed
 
 
-async def read_json_object(request: Request) -> dict[str, Any]:
-    """The body as a JSON object: 400 when not JSON, 422 when not an object."""
+async def read_json_bytes(request: Request) -> bytes:
+    """The raw body of a request that must be JSON (400 for another content type)."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/json" and not content_type.endswith("+json"):
         raise BadRequest("The body must be JSON (Content-Type: application/json).")
-    raw = await request.body()
+    return await request.body()
+
+
+def parse_json_object(raw: bytes) -> dict[str, Any]:
+    """``raw`` as a JSON object: 400 when not JSON, 422 when not an object."""
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -29,6 +33,11 @@ async def read_json_object(request: Request) -> dict[str, Any]:
             [{"field": "", "message": "The body must be a JSON object.", "type": "dict_type"}]
         )
     return body
+
+
+async def read_json_object(request: Request) -> dict[str, Any]:
+    """The body as a JSON object: 400 when not JSON, 422 when not an object."""
+    return parse_json_object(await read_json_bytes(request))
 
 
 def json_schema_body(schema: dict[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,8 +93,24 @@ def chain_hash(prev_hash: str, row: dict[str, Any]) -> str:
     return hashlib.sha256(prev_hash.encode("ascii") + canonical_event(row)).hexdigest()
 
 
-async def record(
-    uow: TenantUnitOfWork,
+@dataclass(frozen=True, slots=True)
+class ChainHead:
+    """The last event of an org's chain (``seq`` 0 and the genesis hash when empty)."""
+
+    seq: int
+    hash: str
+
+
+async def chain_head(uow: TenantUnitOfWork) -> ChainHead:
+    """The org's last event; read inside a write unit of work, which serializes writers."""
+    last = (await uow.run(_CHAIN_HEAD)).first()
+    return ChainHead(last.seq, last.hash) if last else ChainHead(0, GENESIS_HASH)
+
+
+def chained_event(
+    head: ChainHead,
+    org_id: str,
+    principal: Principal,
     action: str,
     resource_type: str,
     resource_id: str | None,
@@ -101,14 +118,13 @@ async def record(
     meta: RequestMeta = NO_META,
     outcome: str = "success",
     details: dict[str, Any] | None = None,
-) -> None:
-    """Append one event to the org's chain, inside ``uow``'s (write) transaction."""
-    last = (await uow.run(_CHAIN_HEAD)).first()
-    seq, prev_hash = (last.seq + 1, last.hash) if last else (1, GENESIS_HASH)
-    actor_type, actor_id = actor_of(uow.principal)
+) -> dict[str, Any]:
+    """The values of the event that follows ``head`` (its ``seq`` and ``hash`` are the
+    next head), ready for :func:`insert_events`."""
+    actor_type, actor_id = actor_of(principal)
     row: dict[str, Any] = {
-        "organization_id": uow.org_id,
-        "seq": seq,
+        "organization_id": org_id,
+        "seq": head.seq + 1,
         "id": new_id("evt"),
         "at": now_ms(),
         "actor_type": actor_type,
@@ -121,10 +137,40 @@ async def record(
         "outcome": outcome,
         "details": _neutralise(details or {}),
     }
-    row["prev_hash"] = prev_hash
-    row["hash"] = chain_hash(prev_hash, row)
-    values = {k: v for k, v in row.items() if k != "organization_id"}
-    await uow.run(_INSERT, values)
+    row["prev_hash"] = head.hash
+    row["hash"] = chain_hash(head.hash, row)
+    del row["organization_id"]  # the unit of work stamps its own org
+    return row
+
+
+async def insert_events(uow: TenantUnitOfWork, rows: Sequence[dict[str, Any]]) -> None:
+    """Write events made by :func:`chained_event` (one statement)."""
+    await uow.run_many(_INSERT, rows)
+
+
+async def record(
+    uow: TenantUnitOfWork,
+    action: str,
+    resource_type: str,
+    resource_id: str | None,
+    *,
+    meta: RequestMeta = NO_META,
+    outcome: str = "success",
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Append one event to the org's chain, inside ``uow``'s (write) transaction."""
+    row = chained_event(
+        await chain_head(uow),
+        uow.org_id,
+        uow.principal,
+        action,
+        resource_type,
+        resource_id,
+        meta=meta,
+        outcome=outcome,
+        details=details,
+    )
+    await uow.run(_INSERT, row)
 
 
 async def record_separately(

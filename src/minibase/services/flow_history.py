@@ -7,6 +7,7 @@ version, so history grows with what changed, not with the flow's size.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +56,17 @@ def new_version_payload(
     return VersionPayload(encoded.kind, encoded.payload, summary, after)
 
 
+@dataclass(frozen=True, slots=True)
+class NewVersion:
+    """A version row to write (:func:`append_many`)."""
+
+    flow_id: str
+    version: int
+    author: str
+    at: int
+    payload: VersionPayload
+
+
 async def append(
     uow: TenantUnitOfWork,
     flow_id: str,
@@ -63,23 +75,41 @@ async def append(
     at: int,
     payload: VersionPayload,
 ) -> None:
-    cache, document = uow.cache, payload.document
-    if cache is not None and document is not None:
+    await append_many(uow, [NewVersion(flow_id, version, author, at, payload)])
+
+
+async def append_many(uow: TenantUnitOfWork, versions: Sequence[NewVersion]) -> None:
+    """Write version rows (one statement); once committed, their documents are cached."""
+    cache = uow.cache
+    if cache is not None:
         # Only once committed: a rolled-back version's number is taken by the next one.
-        key = (uow.org_id, flow_id, version)
-        uow.on_commit.append(lambda: cache.versions.put(key, orjson.dumps(document)))
-    await uow.run(
+        org = uow.org_id
+        documents = [
+            ((org, v.flow_id, v.version), v.payload.document)
+            for v in versions
+            if v.payload.document is not None
+        ]
+
+        def cache_documents() -> None:
+            for key, document in documents:
+                cache.versions.put(key, orjson.dumps(document))
+
+        uow.on_commit.append(cache_documents)
+    await uow.run_many(
         _INSERT,
-        {
-            "flow_id": flow_id,
-            "version": version,
-            "created_by": author,
-            "created_at": at,
-            "summary": payload.summary,
-            "kind": payload.kind,
-            "payload": payload.payload,
-            "size_bytes": len(payload.payload),
-        },
+        [
+            {
+                "flow_id": v.flow_id,
+                "version": v.version,
+                "created_by": v.author,
+                "created_at": v.at,
+                "summary": v.payload.summary,
+                "kind": v.payload.kind,
+                "payload": v.payload.payload,
+                "size_bytes": len(v.payload.payload),
+            }
+            for v in versions
+        ],
     )
 
 

@@ -22,13 +22,21 @@ from minibase.domain.flow_index import IndexedFlow, align, encoded_document, ind
 from minibase.domain.flow_ops import apply_ops
 from minibase.domain.merge import merge_flows
 from minibase.domain.principal import Principal
-from minibase.errors import NotFound, VersionConflict
+from minibase.errors import MinibaseError, NotFound, VersionConflict
 from minibase.ids import new_id, now_ms
 from minibase.realtime.events import Event
 from minibase.services import audit, flow_history
 from minibase.services.audit import RequestMeta, actor_of
 from minibase.services.pagination import keyset, page
-from minibase.services.usage import Usage, charge
+from minibase.services.usage import (
+    Usage,
+    add_to_counters,
+    admit,
+    charge,
+    limits_of,
+    read_org,
+    usage_of,
+)
 from minibase.store.hot_cache import HotCache
 from minibase.store.tables import flows, node_outputs
 from minibase.store.unit_of_work import (
@@ -292,6 +300,148 @@ async def list_flows(
     return page(rows, limit, render=render, key=lambda r: [r.created_at, r.id])
 
 
+class VersionWriter:
+    """New versions of one locked flow row, prepared in memory and written by one flush.
+
+    :meth:`add` does everything a change needs before it can be written (the next version
+    number, its history payload, the quota check against the org's counters as the
+    earlier changes left them, its audit event chained onto the previous one) and changes
+    nothing when that check fails, so a caller may skip that change and go on with others.
+    :meth:`flush` writes them all: the flow row once, conditional on the version it was
+    read at; the version rows and the audit rows in one statement each; the counters once.
+    """
+
+    def __init__(self, uow: TenantUnitOfWork, row: Any, org: Any, head: audit.ChainHead) -> None:
+        self._uow = uow
+        self._seen_version = row.version
+        self.row = row
+        """The flow as the changes added so far leave it (row fields, ``document`` bytes)."""
+        self.indexed: IndexedFlow | None = None
+        """:attr:`row`'s document indexed by entity, when known."""
+        self._org = org
+        self._usage = usage_of(org)
+        self._limits = limits_of(org)
+        self._head = head
+        self._versions: list[flow_history.NewVersion] = []
+        self._events: list[dict[str, Any]] = []
+        self._added_nodes = 0
+        self._added_storage = 0
+        self._history_growth = 0
+        self._collab_synced = False
+
+    @classmethod
+    async def open(cls, uow: TenantUnitOfWork, row: Any) -> VersionWriter:
+        """A writer for ``row``, read with its lock in ``uow``."""
+        return cls(uow, row, await read_org(uow), await audit.chain_head(uow))
+
+    def add(
+        self,
+        before: dict[str, Any],
+        after: dict[str, Any],
+        *,
+        principal: Principal,
+        action: str,
+        meta: RequestMeta,
+        details: dict[str, Any] | None = None,
+        extra: dict[str, Any] | None = None,
+        collab_synced: bool = False,
+        indexed: IndexedFlow | None = None,
+        document: bytes | None = None,
+    ) -> FlowResult:
+        """Make ``after`` the next version (``before``: the document :attr:`row` holds).
+
+        ``extra`` fields are added to the returned flow JSON (a save's ``conflicts``).
+        ``indexed``: ``after`` indexed by entity, cached as that version once committed;
+        ``document``: ``after`` as stored, when already encoded. Raises
+        ``QuotaExceeded`` (with nothing changed) when the org's limits refuse it.
+        """
+        uow, row = self._uow, self.row
+        version = row.version + 1
+        now = now_ms()
+        if document is None:
+            document = encode_document(after)
+        payload = flow_history.new_version_payload(before, after, version)
+        nodes = len(after["nodes"]) - row.node_count
+        storage = len(document) - row.size_bytes + len(payload.payload)
+        usage = admit(
+            self._usage,
+            self._limits,
+            nodes=nodes,
+            storage=storage,
+            node_types=_new_or_retyped_nodes(before, after),
+        )
+        # Nothing below can fail: the change is accepted.
+        event = audit.chained_event(
+            self._head,
+            uow.org_id,
+            principal,
+            action,
+            "flow",
+            row.id,
+            meta=meta,
+            details={"version": version, **payload.summary, **(details or {})},
+        )
+        self._head = audit.ChainHead(event["seq"], event["hash"])
+        self._events.append(event)
+        self._versions.append(
+            flow_history.NewVersion(row.id, version, author_id(principal), now, payload)
+        )
+        self._usage = usage
+        self._added_nodes += nodes
+        self._added_storage += storage
+        self._history_growth += len(payload.payload)
+        self._collab_synced = collab_synced
+        self.row = SimpleNamespace(
+            id=row.id,
+            organization_id=uow.org_id,
+            name=after["name"],
+            created_by=row.created_by,
+            version=version,
+            last_modified=now,
+            document=document,
+            node_count=len(after["nodes"]),
+            edge_count=len(after["edges"]),
+            size_bytes=len(document),
+        )
+        self.indexed = indexed
+        _emit_flow(uow, row.id, version)
+        cache = uow.cache
+        if indexed is not None and cache is not None:
+            key = (uow.org_id, row.id, version)
+            uow.on_commit.append(lambda: cache.indexed.put(key, indexed))
+        return FlowResult(render_flow(self.row, document, extra), version, usage, self._org)
+
+    async def flush(self) -> None:
+        """Write every added version (nothing when none was added)."""
+        if not self._versions:
+            return
+        uow, row = self._uow, self.row
+        result = await uow.run(
+            _SAVE_COLLAB_SYNCED if self._collab_synced else _SAVE,
+            {
+                "flow_id": row.id,
+                "seen_version": self._seen_version,
+                "new_name": row.name,
+                "new_document": row.document,
+                "new_node_count": row.node_count,
+                "new_edge_count": row.edge_count,
+                "new_size_bytes": row.size_bytes,
+                "history_growth": self._history_growth,
+                "new_version": row.version,
+                "now": row.last_modified,
+            },
+        )
+        if result.rowcount != 1:
+            # Writers of one org are serialized, so this means a bug, never a silent overwrite.
+            raise VersionConflict(details={"currentVersion": self._seen_version})
+        await flow_history.append_many(uow, self._versions)
+        await audit.insert_events(uow, self._events)
+        await add_to_counters(uow, nodes=self._added_nodes, storage=self._added_storage)
+        self._versions, self._events = [], []
+        self._seen_version = row.version
+        self._added_nodes = self._added_storage = self._history_growth = 0
+
+
 async def _commit_change(
     uow: TenantUnitOfWork,
     row: Any,
@@ -301,85 +451,57 @@ async def _commit_change(
     action: str,
     meta: RequestMeta,
     details: dict[str, Any] | None = None,
-    extra: dict[str, Any] | None = None,
     collab_synced: bool = False,
-    indexed: IndexedFlow | None = None,
-    document: bytes | None = None,
 ) -> FlowResult:
-    """Store ``after`` as the next version of ``row`` (which shows ``before``).
-
-    ``extra`` fields are added to the returned flow JSON (a save's ``conflicts``).
-    ``indexed``: ``after`` indexed by entity, cached as the new current version once
-    committed; ``document``: ``after`` as stored, when already encoded.
-    """
-    version = row.version + 1
-    now = now_ms()
-    if document is None:
-        document = encode_document(after)
-    payload = flow_history.new_version_payload(before, after, version)
-    usage, org = await charge(
-        uow,
-        nodes=len(after["nodes"]) - row.node_count,
-        storage=len(document) - row.size_bytes + len(payload.payload),
-        node_types=_new_or_retyped_nodes(before, after),
-    )
-    result = await uow.run(
-        _SAVE_COLLAB_SYNCED if collab_synced else _SAVE,
-        {
-            "flow_id": row.id,
-            "seen_version": row.version,
-            "new_name": after["name"],
-            "new_document": document,
-            "new_node_count": len(after["nodes"]),
-            "new_edge_count": len(after["edges"]),
-            "new_size_bytes": len(document),
-            "history_growth": len(payload.payload),
-            "new_version": version,
-            "now": now,
-        },
-    )
-    if getattr(result, "rowcount", 0) != 1:
-        # Writers of one org are serialized, so this means a bug, never a silent overwrite.
-        raise VersionConflict(details={"currentVersion": row.version})
-    author = author_id(uow.principal)
-    await flow_history.append(uow, row.id, version, author, now, payload)
-    await audit.record(
-        uow,
-        action,
-        "flow",
-        row.id,
+    """Store ``after`` as the next version of ``row`` (which shows ``before``)."""
+    writer = await VersionWriter.open(uow, row)
+    result = writer.add(
+        before,
+        after,
+        principal=uow.principal,
+        action=action,
         meta=meta,
-        details={"version": version, **payload.summary, **(details or {})},
+        details=details,
+        collab_synced=collab_synced,
     )
-    _emit_flow(uow, row.id, version)
-    cache = uow.cache
-    if indexed is not None and cache is not None:
-        key = (uow.org_id, row.id, version)
-        uow.on_commit.append(lambda: cache.indexed.put(key, indexed))
-    head = SimpleNamespace(
-        id=row.id,
-        organization_id=uow.org_id,
-        name=after["name"],
-        created_by=row.created_by,
-        version=version,
-        last_modified=now,
-    )
-    return FlowResult(render_flow(head, document, extra), version, usage, org)
+    await writer.flush()
+    return result
 
 
-async def save_flow(
-    uow: TenantUnitOfWork,
-    settings: Settings,
-    flow_id: str,
-    request: SaveRequest,
-    meta: RequestMeta,
-) -> FlowResult:
-    """``PUT``: replace the flow, merging three ways when its base version is stale.
+@dataclass(frozen=True, slots=True)
+class SaveJob:
+    """One ``PUT`` of a flow, validated (:func:`validate_save`), by whom and from where."""
 
-    ``request`` comes from :func:`validate_save` (run before the write transaction, so the
-    writers' critical section does not pay for validation).
+    request: SaveRequest
+    principal: Principal
+    meta: RequestMeta
+
+
+async def save_flows(
+    uow: TenantUnitOfWork, settings: Settings, flow_id: str, jobs: Sequence[SaveJob]
+) -> list[FlowResult | MinibaseError]:
+    """``PUT``s of one flow, in order, as consecutive versions written together: each
+    one's result, or the error that refused it alone (the others are unaffected).
+
+    A save whose base version is stale is merged three ways. Validation ran before the
+    write transaction (:func:`validate_save`), so the writers' critical section does not
+    pay for it.
     """
-    row = await _load(uow, flow_id, lock=True)
+    writer = await VersionWriter.open(uow, await _load(uow, flow_id, lock=True))
+    results: list[FlowResult | MinibaseError] = []
+    for job in jobs:
+        try:
+            results.append(await _save_one(uow, settings, writer, job))
+        except MinibaseError as refused:
+            results.append(refused)
+    await writer.flush()
+    return results
+
+
+async def _save_one(
+    uow: TenantUnitOfWork, settings: Settings, writer: VersionWriter, job: SaveJob
+) -> FlowResult:
+    row, request = writer.row, job.request
     base_version = request.base_version
     if base_version < 1 or base_version > row.version:
         raise VersionConflict(
@@ -391,15 +513,15 @@ async def save_flow(
     # Untouched entities as shared objects on every side: the merge, the diff and the
     # history delta then compare only what changed (see domain/flow_index).
     if base_version == row.version:
-        current = _indexed(uow, row)
+        current = writer.indexed or _indexed(uow, row)
         incoming = request.doc
         if request.interned_with is not current:
             incoming = intern(incoming, current)[0]
         merged = {**incoming, "name": incoming.get("name", current.doc["name"])}
         parents: tuple[IndexedFlow, ...] = (current,)
     else:
-        base = await flow_history.indexed_at(uow, flow_id, base_version)
-        current = _indexed(uow, row, align_with=base)
+        base = await flow_history.indexed_at(uow, row.id, base_version)
+        current = writer.indexed or _indexed(uow, row, align_with=base)
         incoming = request.doc
         if request.interned_with is not base:
             incoming = intern(incoming, base, current)[0]
@@ -408,6 +530,7 @@ async def save_flow(
         merged = {"name": current.doc["name"], **outcome.flow_doc}
         conflicts, dropped = outcome.conflicts, outcome.dropped_edges
         parents = (current, base)
+    writer.indexed = current
     after = index_flow(merged, *parents)
     document = encoded_document(after)
     if base_version != row.version:
@@ -422,13 +545,12 @@ async def save_flow(
     extra = {"conflicts": conflicts, "droppedEdges": dropped}
     if merged["name"] == current.doc["name"] and document == row.document:
         return FlowResult(render_flow(row, extra=extra), row.version)
-    return await _commit_change(
-        uow,
-        row,
+    return writer.add(
         current.doc,
         merged,
+        principal=job.principal,
         action="flow.update",
-        meta=meta,
+        meta=job.meta,
         details={"baseVersion": base_version, "conflicts": len(conflicts)},
         extra=extra,
         indexed=after,

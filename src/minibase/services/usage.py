@@ -17,7 +17,7 @@ from minibase.domain.flow_graph import check_allowed_types
 from minibase.domain.plans import Limits, effective_limits
 from minibase.errors import NotFound, QuotaExceeded
 from minibase.store.tables import organizations
-from minibase.store.unit_of_work import TenantUnitOfWork, prepared, scoped_update
+from minibase.store.unit_of_work import TenantUnitOfWork, prepared, scoped_select, scoped_update
 
 _CHARGE = prepared(
     scoped_update(organizations)
@@ -28,6 +28,8 @@ _CHARGE = prepared(
     )
     .returning(*organizations.c)
 )
+
+_READ = prepared(scoped_select(organizations))
 
 WARNING_LEVEL = 0.80
 CRITICAL_LEVEL = 0.95
@@ -104,8 +106,38 @@ async def charge(
     ).first()
     if org is None:
         raise NotFound("No such organization.")
-    after, limits = usage_of(org), limits_of(org)
-    usage = Usage(after.flows - flows, after.nodes - nodes, after.storage - storage)
+    after = usage_of(org)
+    before = Usage(after.flows - flows, after.nodes - nodes, after.storage - storage)
+    admit(before, limits_of(org), flows=flows, nodes=nodes, storage=storage, node_types=node_types)
+    return after, org
+
+
+async def read_org(uow: TenantUnitOfWork) -> Any:
+    """The org's row: its counters and limits (read under a write unit of work's lock, they
+    stay exact until it commits)."""
+    org = (await uow.run(_READ)).first()
+    if org is None:
+        raise NotFound("No such organization.")
+    return org
+
+
+async def add_to_counters(uow: TenantUnitOfWork, *, nodes: int = 0, storage: int = 0) -> None:
+    """Add deltas already admitted by :func:`admit` to the org's counters."""
+    await uow.run(_CHARGE, {"add_flows": 0, "add_nodes": nodes, "add_storage": storage})
+
+
+def admit(
+    usage: Usage,
+    limits: Limits,
+    *,
+    flows: int = 0,
+    nodes: int = 0,
+    storage: int = 0,
+    node_types: Sequence[dict[str, Any]] = (),
+) -> Usage:
+    """The usage after adding the deltas to ``usage``, or ``QuotaExceeded`` when an
+    increase passes a limit (decreases always pass). ``node_types``: nodes being added or
+    re-typed, checked against ``allowedNodeTypes``."""
     if node_types and limits.allowed_node_types is not None:
         check_allowed_types(node_types, list(limits.allowed_node_types))
     for quota, delta, used, limit in (
@@ -115,4 +147,4 @@ async def charge(
     ):
         if delta > 0 and limit is not None and used + delta > limit:
             raise QuotaExceeded(quota, limit=limit, used=used, requested=delta)
-    return after, org
+    return Usage(usage.flows + flows, usage.nodes + nodes, usage.storage + storage)

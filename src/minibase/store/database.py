@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -98,6 +98,15 @@ class InlineConnection:
         finally:
             cursor.close()
 
+    async def run_many(self, statement: Executable, rows: Sequence[Mapping[str, Any]]) -> None:
+        """A prepared statement (returning nothing) once per parameter set, in one call."""
+        compiled = self._compiled.get(statement, rows[0])
+        cursor = self._conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(compiled.sql, [compiled.arguments(p) for p in rows])
+        finally:
+            cursor.close()
+
 
 class PostgresConnection:
     """A pooled PostgreSQL connection inside one transaction begun on its asyncpg driver
@@ -130,6 +139,15 @@ class PostgresConnection:
             return Rows([], int(status.rsplit(" ", 1)[-1]))
         records = await self._driver.fetch(compiled.sql, *arguments)
         return Rows(compiled.rows(records), len(records))
+
+    async def run_many(self, statement: Executable, rows: Sequence[Mapping[str, Any]]) -> None:
+        """A prepared statement (returning nothing) once per parameter set, pipelined in
+        one round trip by asyncpg."""
+        compiled = self._compiled.get(statement, rows[0])
+        if len(rows) == 1:
+            await self._driver.execute(compiled.sql, *compiled.arguments(rows[0]))
+        else:
+            await self._driver.executemany(compiled.sql, [compiled.arguments(p) for p in rows])
 
 
 PING_AFTER_IDLE_SECONDS = 5.0

@@ -170,6 +170,15 @@ class TenantUnitOfWork(UnitOfWork):
             raise TenantScopeError("run() takes statements sealed by prepared()")
         return await self._conn.run(statement, {**(params or {}), TENANT_PARAM: self.org_id})
 
+    async def run_many(self, statement: Executable, rows: Sequence[Mapping[str, Any]]) -> None:
+        """:meth:`run` once per parameter set (the same keys in each), in one call to the
+        driver: one round trip on PostgreSQL."""
+        if id(statement) not in _PREPARED:
+            raise TenantScopeError("run_many() takes statements sealed by prepared()")
+        if rows:
+            org = self.org_id
+            await self._conn.run_many(statement, [{**p, TENANT_PARAM: org} for p in rows])
+
     def _scope(self, table: Table) -> ColumnElement[bool]:
         return _scope_column(table) == self.org_id  # type: ignore[no-any-return]
 
