@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import orjson
 
 from tests.flows_helpers import edge, new_org, node
 from tests.test_http_basics import assert_error
@@ -309,3 +310,54 @@ async def test_unchanged_entities_are_still_checked_against_the_rest(
     assert [f["type"] for f in twice.json()["error"]["details"]["fields"]] == ["duplicate_id"]
     current = (await client.get(url, headers=h)).json()
     assert current["version"] == 1
+
+
+async def test_bodies_read_against_the_cached_version_answer_as_parsed_ones(
+    client: httpx.AsyncClient,
+) -> None:
+    """A save's body is read against the cached version it edits (domain/flow_reader):
+    invalid JSON, odd keys and other formatting must answer exactly as a full parse."""
+    org = await new_org(client)
+    h = {**org.admin.headers, "content-type": "application/json"}
+    flow = await org.create_flow("F", [node("a"), node("b")], [edge("a", "b")])
+    url = f"{org.flows_url}/{flow['id']}"
+    a = b'{"id":"a","type":"default","position":{"x":0,"y":0},"data":{"label":"a"}}'
+    b = b'{"id":"b","type":"default","position":{"x":0,"y":0},"data":{"label":"b"}}'
+    e = b'{"id":"e-a-b","source":"a","target":"b"}'
+    moved_b = b.replace(b'"x":0', b'"x":5')
+    saved = await client.put(
+        url, headers=h, content=b'{"baseVersion":1,"nodes":[%s,%s],"edges":[%s]}' % (a, moved_b, e)
+    )
+    assert saved.status_code == 200, saved.text  # version 2, cached as indexed
+    for broken in (
+        b'{"baseVersion":2,"nodes":[%s,%s,],"edges":[%s]}' % (a, b, e),
+        b'{"baseVersion":2,"nodes":[%s,%s],"edges":[%s]}' % (a, b.replace(b"0", b"NaN"), e),
+        b'{"baseVersion":2,"nodes":[%s,%s],"edges":[%s]' % (a, moved_b, e),
+        b'{"baseVersion":2,"nodes":[%s%s],"edges":[%s]}' % (a, moved_b, e),
+        b'{"baseVersion":2,"nodes":[%s,%s],"edges":[%s]} x' % (a, moved_b, e),
+    ):
+        assert_error(await client.put(url, headers=h, content=broken), 400, "bad_request")
+    assert (await client.get(url, headers=h)).json()["version"] == 2
+
+    # A "nodes" key nested in an edge, ahead of the real one, is data like any other.
+    nested_e = b'{"id":"e-a-b","source":"a","target":"b","data":{"nodes":[%s]}}' % a
+    body = b'{"baseVersion":2,"edges":[%s],"nodes":[%s,%s]}' % (nested_e, a, moved_b)
+    response = await client.put(url, headers=h, content=body)
+    assert response.status_code == 200, response.text
+    got = await client.get(url, headers=h)
+    assert b'"nodes":[%s,%s],"edges":[%s]' % (a, moved_b, nested_e) in got.content
+
+    # A repeated key: the last one counts, as in any JSON parse.
+    twice = b'{"baseVersion":3,"nodes":[%s,%s],"edges":[],"nodes":[%s]}' % (a, moved_b, a)
+    response = await client.put(url, headers=h, content=twice)
+    assert response.status_code == 200, response.text
+    assert [n["id"] for n in response.json()["nodes"]] == ["a"]
+
+    # Pretty-printed: parsed in full, same result.
+    pretty = orjson.dumps(
+        {"baseVersion": 4, "nodes": [orjson.loads(a), orjson.loads(b)], "edges": []},
+        option=orjson.OPT_INDENT_2,
+    )
+    response = await client.put(url, headers=h, content=pretty)
+    assert response.status_code == 200, response.text
+    assert response.json()["nodes"] == [orjson.loads(a), orjson.loads(b)]

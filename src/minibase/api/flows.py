@@ -8,10 +8,16 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from minibase.api.deps import OrgAccess, app_context, require
+from minibase.domain.flow_reader import read_against
 from minibase.domain.principal import SYSTEM
 from minibase.domain.roles import Action
 from minibase.errors import PreconditionRequired, ValidationFailed
-from minibase.http.body import json_schema_body, read_json_object
+from minibase.http.body import (
+    json_schema_body,
+    parse_json_object,
+    read_json_bytes,
+    read_json_object,
+)
 from minibase.http.responses import JSONBytes, json_response
 from minibase.services import flow_history, flows, outputs
 from minibase.services.usage import limits_of, warning_header
@@ -149,7 +155,12 @@ def _base_version(body: dict[str, Any]) -> int:
 )
 async def save_flow(request: Request, access: Writer, flowId: str) -> Response:
     ctx = app_context(request)
-    body = await read_json_object(request)
+    raw = await read_json_bytes(request)
+    cache = ctx.store.cache
+    # Most of a save is what the server holds already: read only what changed.
+    known = flows.cached_base(cache, access.org_id, flowId, raw)
+    read = read_against(raw, known) if known is not None else None
+    body = read[0] if read is not None else parse_json_object(raw)
     base = _base_version(body)
     for key in ("nodes", "edges"):
         if key not in body:
@@ -158,11 +169,12 @@ async def save_flow(request: Request, access: Writer, flowId: str) -> Response:
             )
     save = flows.validate_save(
         ctx.settings,
-        ctx.store.cache,
+        cache,
         access.org_id,
         flowId,
         {k: body[k] for k in ("name", "nodes", "edges") if k in body},
         base,
+        read_with=(known, read[1]) if read is not None and known is not None else None,
     )
     result = await ctx.saves.save(
         access.org_id, flowId, flows.SaveJob(save, access.principal, access.meta)

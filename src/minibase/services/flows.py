@@ -138,6 +138,19 @@ class SaveRequest:
     """The cached base version whose untouched entities ``doc`` already shares."""
 
 
+def cached_base(cache: HotCache, org_id: str, flow_id: str, raw: bytes) -> IndexedFlow | None:
+    """The version a ``PUT`` body edits, when the instance holds it indexed: the body's
+    ``"baseVersion":`` is peeked at without parsing the body (a guess: whatever it finds,
+    :func:`minibase.domain.flow_reader.read_against` verifies everything it reads)."""
+    at = raw.find(b'"baseVersion":')
+    if at < 0:
+        return None
+    digits = raw[at + 14 : at + 34].split(b",", 1)[0].split(b"}", 1)[0]
+    if not digits.isdigit():
+        return None
+    return cache.indexed.get((org_id, flow_id, int(digits)))
+
+
 def validate_save(
     settings: Settings,
     cache: HotCache | None,
@@ -145,12 +158,26 @@ def validate_save(
     flow_id: str,
     doc: dict[str, Any],
     base_version: int,
+    *,
+    read_with: tuple[IndexedFlow, set[int]] | None = None,
 ) -> SaveRequest:
     """A ``PUT``'s document, validated before the write transaction.
 
     When the version it edits is in the instance's cache, only what the request changed
     is validated (a save's base is usually the current version, or a recent one).
+    ``read_with``: the known version ``doc`` was read against already (``flow_reader``)
+    and the ``id()`` of the entities it shares with it.
     """
+    if read_with is not None:
+        known, trusted = read_with
+        valid = validate_flow(
+            doc,
+            max_nodes=settings.max_flow_nodes,
+            max_edges=settings.max_flow_edges,
+            max_bytes=settings.max_flow_bytes,
+            trusted=trusted,
+        )
+        return SaveRequest(valid, base_version, known)
     base = cache.indexed.get((org_id, flow_id, base_version)) if cache is not None else None
     valid = validate_document(settings, doc, known=(base,) if base is not None else ())
     return SaveRequest(valid, base_version, base)
