@@ -361,3 +361,30 @@ async def test_bodies_read_against_the_cached_version_answer_as_parsed_ones(
     response = await client.put(url, headers=h, content=pretty)
     assert response.status_code == 200, response.text
     assert response.json()["nodes"] == [orjson.loads(a), orjson.loads(b)]
+
+
+async def test_saves_check_the_type_of_added_and_retyped_nodes_only(
+    client: httpx.AsyncClient,
+) -> None:
+    org = await new_org(client)
+    h = org.admin.headers
+    flow = await org.create_flow("F", [node("a"), node("b")])
+    await org.patch_settings(allowedNodeTypes=["llm"])  # a and b predate the rule
+    url = f"{org.flows_url}/{flow['id']}"
+
+    async def put(version: int, nodes: list[dict[str, object]]) -> httpx.Response:
+        return await client.put(
+            url, headers=h, json={"baseVersion": version, "nodes": nodes, "edges": []}
+        )
+
+    kept = await put(1, [node("a", 5), node("b")])
+    assert kept.status_code == 200, kept.text
+    for refused in (
+        [node("a", 5), node("b", type_="shell")],  # re-typed in place
+        [node("b", type_="shell"), node("a", 5)],  # re-typed and moved
+        [node("a", 5), node("b"), node("c", type_="shell")],  # added
+    ):
+        response = await put(2, refused)
+        assert_error(response, 403, "quota_exceeded")
+        assert response.json()["error"]["details"]["quota"] == "allowedNodeTypes"
+    assert (await put(2, [node("a", 5), node("b", type_="llm")])).status_code == 200

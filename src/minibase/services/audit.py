@@ -107,6 +107,22 @@ async def chain_head(uow: TenantUnitOfWork) -> ChainHead:
     return ChainHead(last.seq, last.hash) if last else ChainHead(0, GENESIS_HASH)
 
 
+def chain_head_columns() -> list[Any]:
+    """:func:`chain_head` as two columns (``audit_seq``, ``audit_hash``) for a prepared
+    statement that reads it along with other rows (one round trip instead of two)."""
+    return [
+        _CHAIN_HEAD.with_only_columns(column).scalar_subquery().label(f"audit_{column.key}")
+        for column in (audit_events.c.seq, audit_events.c.hash)
+    ]
+
+
+def chain_head_of(row: Any) -> ChainHead:
+    """The head read by :func:`chain_head_columns`."""
+    if row.audit_seq is None:
+        return ChainHead(0, GENESIS_HASH)
+    return ChainHead(row.audit_seq, row.audit_hash)
+
+
 def chained_event(
     head: ChainHead,
     org_id: str,

@@ -65,6 +65,8 @@ class NewVersion:
     author: str
     at: int
     payload: VersionPayload
+    document: bytes | None = None
+    """The version's whole document as JSON, when already encoded (for the cache)."""
 
 
 async def append(
@@ -85,14 +87,15 @@ async def append_many(uow: TenantUnitOfWork, versions: Sequence[NewVersion]) -> 
         # Only once committed: a rolled-back version's number is taken by the next one.
         org = uow.org_id
         documents = [
-            ((org, v.flow_id, v.version), v.payload.document)
+            ((org, v.flow_id, v.version), v.document or v.payload.document)
             for v in versions
-            if v.payload.document is not None
+            if v.document is not None or v.payload.document is not None
         ]
 
         def cache_documents() -> None:
             for key, document in documents:
-                cache.versions.put(key, orjson.dumps(document))
+                encoded = document if isinstance(document, bytes) else orjson.dumps(document)
+                cache.versions.put(key, encoded)
 
         uow.on_commit.append(cache_documents)
     await uow.run_many(

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import compress, count
+from operator import is_not
 from types import SimpleNamespace
 from typing import Any
 
@@ -34,11 +36,13 @@ from minibase.services.usage import (
     admit,
     charge,
     limits_of,
+    org_columns,
+    org_of,
     read_org,
     usage_of,
 )
 from minibase.store.hot_cache import HotCache
-from minibase.store.tables import flows, node_outputs
+from minibase.store.tables import flows, node_outputs, organizations
 from minibase.store.unit_of_work import (
     TenantUnitOfWork,
     prepared,
@@ -187,8 +191,20 @@ def _new_or_retyped_nodes(
     before: dict[str, Any] | None, after: dict[str, Any]
 ) -> list[dict[str, Any]]:
     """Nodes whose type the org's ``allowedNodeTypes`` must admit: added or re-typed ones."""
-    old = {n["id"]: n.get("type") for n in (before or {}).get("nodes", [])}
-    return [n for n in after["nodes"] if n["id"] not in old or old[n["id"]] != n.get("type")]
+    old_nodes: list[dict[str, Any]] = (before or {}).get("nodes", [])
+    new_nodes: list[dict[str, Any]] = after["nodes"]
+    if len(old_nodes) == len(new_nodes):
+        # The usual save: the same list but for a few objects (found in C); a node that
+        # kept its place, id and type needs no check.
+        changed = list(compress(count(), map(is_not, new_nodes, old_nodes)))
+        if all(old_nodes[k]["id"] == new_nodes[k]["id"] for k in changed):
+            return [
+                new_nodes[k]
+                for k in changed
+                if old_nodes[k].get("type") != new_nodes[k].get("type")
+            ]
+    old = {n["id"]: n.get("type") for n in old_nodes}
+    return [n for n in new_nodes if n["id"] not in old or old[n["id"]] != n.get("type")]
 
 
 def _indexed(
@@ -218,6 +234,15 @@ def _load_statement(*, deleted: bool, lock: bool) -> Select[Any]:
 
 
 _LOAD = {(d, k): _load_statement(deleted=d, lock=k) for d in (False, True) for k in (False, True)}
+
+# Everything a batch of saves reads, in one statement: the flow (locked), the org's
+# counters and limits, the audit chain's head.
+_OPEN_FOR_SAVES = prepared(
+    scoped_select(flows, *flows.c, *org_columns(), *audit.chain_head_columns())
+    .join(organizations, organizations.c.id == flows.c.organization_id)
+    .where(flows.c.id == bindparam("flow_id"), flows.c.deleted_at.is_(None))
+    .with_for_update(of=flows)
+)
 
 _UPDATE = (
     scoped_update(flows)
@@ -361,6 +386,15 @@ class VersionWriter:
         """A writer for ``row``, read with its lock in ``uow``."""
         return cls(uow, row, await read_org(uow), await audit.chain_head(uow))
 
+    @classmethod
+    async def open_flow(cls, uow: TenantUnitOfWork, flow_id: str) -> VersionWriter:
+        """A writer for the flow ``flow_id``, read (and locked) with the org's counters
+        and the audit chain's head in one statement."""
+        row = (await uow.run(_OPEN_FOR_SAVES, {"flow_id": flow_id})).first()
+        if row is None:
+            raise NotFound("No such flow.")
+        return cls(uow, row, org_of(row), audit.chain_head_of(row))
+
     def add(
         self,
         before: dict[str, Any],
@@ -411,7 +445,15 @@ class VersionWriter:
         self._head = audit.ChainHead(event["seq"], event["hash"])
         self._events.append(event)
         self._versions.append(
-            flow_history.NewVersion(row.id, version, author_id(principal), now, payload)
+            flow_history.NewVersion(
+                row.id,
+                version,
+                author_id(principal),
+                now,
+                payload,
+                # The version's whole document as JSON, spliced from the stored bytes.
+                b'{"name":' + orjson.dumps(after["name"]) + b"," + document[1:],
+            )
         )
         self._usage = usage
         self._added_nodes += nodes
@@ -514,7 +556,7 @@ async def save_flows(
     write transaction (:func:`validate_save`), so the writers' critical section does not
     pay for it.
     """
-    writer = await VersionWriter.open(uow, await _load(uow, flow_id, lock=True))
+    writer = await VersionWriter.open_flow(uow, flow_id)
     results: list[FlowResult | MinibaseError] = []
     for job in jobs:
         try:

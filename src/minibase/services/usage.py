@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import bindparam
@@ -119,6 +120,20 @@ async def read_org(uow: TenantUnitOfWork) -> Any:
     if org is None:
         raise NotFound("No such organization.")
     return org
+
+
+_ORG_FIELDS = ("plan", "settings", "flows_created", "nodes_used", "storage_used")
+
+
+def org_columns() -> list[Any]:
+    """The org row's counters and limits as ``org_*`` columns, for a prepared statement
+    that reads them along with other rows (joined on the org)."""
+    return [organizations.c[name].label(f"org_{name}") for name in _ORG_FIELDS]
+
+
+def org_of(row: Any) -> Any:
+    """The org (counters and limits) read by :func:`org_columns`."""
+    return SimpleNamespace(**{name: getattr(row, f"org_{name}") for name in _ORG_FIELDS})
 
 
 async def add_to_counters(uow: TenantUnitOfWork, *, nodes: int = 0, storage: int = 0) -> None:

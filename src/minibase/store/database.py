@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Executable, Result, create_engine, event, text
@@ -193,6 +195,30 @@ def _postgres_engine(url: str, *, pool_size: int, set_role: str) -> AsyncEngine:
     return engine
 
 
+@dataclass(frozen=True, slots=True)
+class OrgEntry:
+    """The organization a PostgreSQL transaction enters (``minibase_enter_org``)."""
+
+    org_id: str
+    user_id: str
+    lock: bool
+
+
+_PLAIN_ID = re.compile(r"[a-z0-9_]{0,64}")
+
+
+def _enter_in_begin(org: OrgEntry) -> str:
+    """``BEGIN`` and ``minibase_enter_org`` as one simple query (one round trip instead of
+    two, inside the writers' critical section), or just ``BEGIN`` when an id is not a
+    plain id (the function is then called with bound parameters). The simple query
+    protocol takes no parameters: only ids made of ``[a-z0-9_]`` (every id this server
+    makes; an org id from a URL that is not one names no org) are ever spliced in."""
+    if not (_PLAIN_ID.fullmatch(org.org_id) and _PLAIN_ID.fullmatch(org.user_id)):
+        return "BEGIN"
+    lock = "true" if org.lock else "false"
+    return f"BEGIN; SELECT minibase_enter_org('{org.org_id}', '{org.user_id}', {lock})"
+
+
 Executor = PostgresConnection | InlineConnection
 """What a transaction hands to a unit of work: ``execute`` for statements built per call,
 ``run`` for prepared ones (``store/compiled.py``)."""
@@ -232,13 +258,17 @@ class Database:
         self._compiled = CompiledCache(engine.dialect)
 
     @asynccontextmanager
-    async def transaction(self, *, write: bool) -> AsyncIterator[Executor]:
+    async def transaction(
+        self, *, write: bool, org: OrgEntry | None = None
+    ) -> AsyncIterator[Executor]:
         """A connection inside one transaction; committed on success, rolled back on error.
 
+        ``org``: on PostgreSQL, the transaction first enters that organization (row-level
+        security settings, and its row lock when writing; see ``minibase_enter_org``).
         Internal to the store: services receive units of work, never this connection.
         """
         if self._engine is not None:
-            async with self._postgres_transaction() as pg:
+            async with self._postgres_transaction(org) as pg:
                 yield pg
             return
         assert self._sqlite_read is not None and self._sqlite_write is not None
@@ -268,33 +298,39 @@ class Database:
         return conn
 
     @asynccontextmanager
-    async def _postgres_transaction(self) -> AsyncIterator[PostgresConnection]:
+    async def _postgres_transaction(
+        self, org: OrgEntry | None
+    ) -> AsyncIterator[PostgresConnection]:
         """One transaction begun and ended on the asyncpg connection itself.
 
         SQLAlchemy still pools the connection (``SET ROLE``, idle pings) and runs the
         statements built per call, but in autocommit mode, so it never wraps BEGIN and
         COMMIT in its own layers (0.1-0.2 ms each, inside the writers' critical section):
-        every statement then runs inside this asyncpg transaction.
+        every statement then runs inside this transaction. ``BEGIN`` and entering the org
+        go in one round trip when the ids are plain ids (:func:`_enter_in_begin`).
         """
         assert self._engine is not None
         async with self._engine.connect() as conn:
             await conn.execution_options(isolation_level="AUTOCOMMIT")
             raw = await conn.get_raw_connection()
-            driver = raw.driver_connection
-            transaction = driver.transaction()  # type: ignore[union-attr]
-            await transaction.start()
+            driver: Any = raw.driver_connection
+            pg = PostgresConnection(conn, self._compiled, driver)
             try:
-                yield PostgresConnection(conn, self._compiled, driver)
+                begin = _enter_in_begin(org) if org is not None else "BEGIN"
+                await driver.execute(begin)
+                if org is not None and begin == "BEGIN":
+                    await pg.enter_org(org.org_id, org.user_id, lock=org.lock)
+                yield pg
             except BaseException:
                 try:
-                    await transaction.rollback()
+                    await driver.execute("ROLLBACK")
                 except BaseException:
                     # Never hand a connection in an unknown state back to the pool.
                     await conn.invalidate()
                     raise
                 raise
             try:
-                await transaction.commit()
+                await driver.execute("COMMIT")
             except BaseException:
                 await conn.invalidate()  # the same after a COMMIT that did not answer
                 raise

@@ -39,7 +39,7 @@ from sqlalchemy.sql.visitors import iterate
 from minibase.domain.principal import Principal
 from minibase.realtime.events import Event
 from minibase.store.compiled import Rows
-from minibase.store.database import Database, Executor, PostgresConnection
+from minibase.store.database import Database, Executor, OrgEntry
 from minibase.store.hot_cache import HotCache
 
 Publisher = Callable[[Sequence[Event]], Awaitable[None]]
@@ -257,14 +257,12 @@ class Store:
     async def _tenant_transaction(
         self, org_id: str, principal: Principal, *, write: bool
     ) -> AsyncIterator[TenantUnitOfWork]:
-        async with self.database.transaction(write=write) as conn:
-            if self.database.is_postgres:
-                # Writers of one org take its row lock first, always in this order, so
-                # quota counts and audit sequence numbers cannot race across instances
-                # (SQLite serializes writers already). One round trip with the settings
-                # row-level security reads (migration 0004).
-                assert isinstance(conn, PostgresConnection)
-                await conn.enter_org(org_id, principal.user_id or "", lock=write)
+        # On PostgreSQL, writers of one org take its row lock first, always in this order,
+        # so quota counts and audit sequence numbers cannot race across instances (SQLite
+        # serializes writers already); with the settings row-level security reads
+        # (migration 0004), in the round trip that begins the transaction.
+        entry = OrgEntry(org_id, principal.user_id or "", lock=write)
+        async with self.database.transaction(write=write, org=entry) as conn:
             uow = TenantUnitOfWork(conn, principal, org_id, dialect=self.dialect, cache=self.cache)
             yield uow
         await self._after_commit(uow)
