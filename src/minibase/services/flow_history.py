@@ -82,22 +82,7 @@ async def append(
 
 async def append_many(uow: TenantUnitOfWork, versions: Sequence[NewVersion]) -> None:
     """Write version rows (one statement); once committed, their documents are cached."""
-    cache = uow.cache
-    if cache is not None:
-        # Only once committed: a rolled-back version's number is taken by the next one.
-        org = uow.org_id
-        documents = [
-            ((org, v.flow_id, v.version), v.document or v.payload.document)
-            for v in versions
-            if v.document is not None or v.payload.document is not None
-        ]
-
-        def cache_documents() -> None:
-            for key, document in documents:
-                encoded = document if isinstance(document, bytes) else orjson.dumps(document)
-                cache.versions.put(key, encoded)
-
-        uow.on_commit.append(cache_documents)
+    cache_on_commit(uow, versions)
     await uow.run_many(
         _INSERT,
         [
@@ -114,6 +99,26 @@ async def append_many(uow: TenantUnitOfWork, versions: Sequence[NewVersion]) -> 
             for v in versions
         ],
     )
+
+
+def cache_on_commit(uow: TenantUnitOfWork, versions: Sequence[NewVersion]) -> None:
+    """Cache the documents of ``versions`` once ``uow`` commits (written by the caller)."""
+    cache = uow.cache
+    if cache is not None:
+        # Only once committed: a rolled-back version's number is taken by the next one.
+        org = uow.org_id
+        documents = [
+            ((org, v.flow_id, v.version), v.document or v.payload.document)
+            for v in versions
+            if v.document is not None or v.payload.document is not None
+        ]
+
+        def cache_documents() -> None:
+            for key, document in documents:
+                encoded = document if isinstance(document, bytes) else orjson.dumps(document)
+                cache.versions.put(key, encoded)
+
+        uow.on_commit.append(cache_documents)
 
 
 async def document_at(uow: TenantUnitOfWork, flow_id: str, version: int) -> dict[str, Any]:

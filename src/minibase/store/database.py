@@ -142,6 +142,11 @@ class PostgresConnection:
         records = await self._driver.fetch(compiled.sql, *arguments)
         return Rows(compiled.rows(records), len(records))
 
+    async def fetch_sql(self, sql: str, *arguments: Any) -> list[Any]:
+        """PostgreSQL text with ``$n`` parameters, for what SQLAlchemy cannot express
+        (see :meth:`minibase.store.unit_of_work.TenantUnitOfWork.run_postgres`)."""
+        return list(await self._driver.fetch(sql, *arguments))
+
     async def run_many(self, statement: Executable, rows: Sequence[Mapping[str, Any]]) -> None:
         """A prepared statement (returning nothing) once per parameter set, pipelined in
         one round trip by asyncpg."""

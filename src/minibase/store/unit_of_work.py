@@ -39,7 +39,7 @@ from sqlalchemy.sql.visitors import iterate
 from minibase.domain.principal import Principal
 from minibase.realtime.events import Event
 from minibase.store.compiled import Rows
-from minibase.store.database import Database, Executor, OrgEntry
+from minibase.store.database import Database, Executor, OrgEntry, PostgresConnection
 from minibase.store.hot_cache import HotCache
 
 Publisher = Callable[[Sequence[Event]], Awaitable[None]]
@@ -178,6 +178,16 @@ class TenantUnitOfWork(UnitOfWork):
         if rows:
             org = self.org_id
             await self._conn.run_many(statement, [{**p, TENANT_PARAM: org} for p in rows])
+
+    async def run_postgres(self, sql: str, *arguments: Any) -> list[Any]:
+        """PostgreSQL text whose ``$1`` is this org (filled in here, like
+        :data:`TENANT_PARAM`): for the few statements SQLAlchemy cannot express, such as
+        several data-modifying CTEs in one round trip. Row-level security applies."""
+        if not isinstance(self._conn, PostgresConnection):
+            raise TenantScopeError("run_postgres() needs PostgreSQL")
+        if "$1" not in sql:
+            raise TenantScopeError("run_postgres() text must scope by $1, the org")
+        return await self._conn.fetch_sql(sql, self.org_id, *arguments)
 
     def _scope(self, table: Table) -> ColumnElement[bool]:
         return _scope_column(table) == self.org_id  # type: ignore[no-any-return]
