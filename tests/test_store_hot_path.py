@@ -84,6 +84,37 @@ async def test_run_refuses_statements_that_were_not_prepared(store: Store) -> No
             await uow.run(scoped_select(flows))  # built per call: use uow.select instead
 
 
+async def test_postgres_text_is_scoped_by_its_first_parameter(store: Store) -> None:
+    first = await _org_with_flow(store, "first")
+    second = await _org_with_flow(store, "second")
+    async with store.tenant(first, SYSTEM) as uow:
+        if not uow.is_postgres:
+            with pytest.raises(TenantScopeError):
+                await uow.run_postgres("SELECT $1")
+            return
+        with pytest.raises(TenantScopeError):
+            await uow.run_postgres("SELECT name FROM flows")
+        rows = await uow.run_postgres("SELECT name FROM flows WHERE organization_id = $1")
+        assert [r["name"] for r in rows] == ["first"]
+        # Row-level security is the second wall: text that forgets to scope sees only the
+        # org its transaction entered.
+        leaky = await uow.run_postgres("SELECT name FROM flows WHERE $1::text IS NOT NULL")
+        assert [r["name"] for r in leaky] == ["first"]
+    assert second
+
+
+async def test_an_org_id_that_is_not_a_plain_id_is_never_spliced_into_sql(
+    store: Store,
+) -> None:
+    org = await _org_with_flow(store, "f")
+    hostile = "x', 'y', true); DROP TABLE flows; --"
+    for write in (False, True):
+        async with store.tenant(hostile, SYSTEM, write=write) as uow:
+            assert (await uow.run(FLOW_NAMES)).all() == []
+    async with store.tenant(org, SYSTEM) as uow:
+        assert [r.name for r in (await uow.run(FLOW_NAMES)).all()] == ["f"]
+
+
 async def test_commit_hooks_run_only_after_a_commit(store: Store) -> None:
     org = await _org_with_flow(store, "f")
     ran: list[str] = []
