@@ -8,6 +8,7 @@ import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -25,6 +26,7 @@ from minibase.api import (
     sync,
     usage,
 )
+from minibase.api.deps import document_org_id
 from minibase.collab.endpoint import CollabEndpoint
 from minibase.collab.interfaces import CollabAuthorizer, FlowBridge
 from minibase.collab.persistence import CollabStore
@@ -160,4 +162,12 @@ def create_app(
     app.include_router(audit.router)
     app.include_router(sync.router)
     app.router.routes.append(collab_endpoint.route())
+    default_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_org_id(default_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

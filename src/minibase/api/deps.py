@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, cast
+from typing import Annotated, Any, cast
 
-from fastapi import Depends, Path
+from fastapi import Depends
 from starlette.requests import HTTPConnection, Request
 
 from minibase.auth.credentials import authenticate
@@ -75,7 +75,26 @@ class OrgAccess:
     meta: RequestMeta
 
 
-OrgIdParam = Annotated[str, Path(alias="orgId", description="Organization id (org_...)")]
+ORG_ID_PARAMETER = {
+    "name": "orgId",
+    "in": "path",
+    "required": True,
+    "description": "Organization id (org_...)",
+    "schema": {"type": "string", "title": "Orgid"},
+}
+"""``orgId`` in the OpenAPI document: :func:`require` reads it from the path itself."""
+
+
+def document_org_id(schema: dict[str, Any]) -> dict[str, Any]:
+    """Declare ``orgId`` on every operation whose path has it (see :func:`require`)."""
+    for path, operations in schema.get("paths", {}).items():
+        if "{orgId}" not in path:
+            continue
+        for operation in operations.values():
+            parameters = operation.setdefault("parameters", [])
+            if not any(p.get("name") == "orgId" for p in parameters):
+                parameters.insert(0, ORG_ID_PARAMETER)
+    return schema
 
 
 def require(
@@ -89,9 +108,11 @@ def require(
     needs ``on_self`` instead; the permission table still decides both.
     """
 
-    async def dependency(request: Request, org_id: OrgIdParam) -> OrgAccess:
-        # The principal is resolved here rather than as a sub-dependency: this runs on
-        # every org-scoped request, and FastAPI's dependency resolution is costly.
+    async def dependency(request: Request) -> OrgAccess:
+        # The principal is resolved here rather than as a sub-dependency, and the org id
+        # read from the path here rather than declared as a parameter: this runs on
+        # every org-scoped request, and FastAPI's parameter resolution is costly.
+        org_id: str = request.path_params["orgId"]
         principal = await current_principal(request)
         ctx = app_context(request)
         role = await role_in(ctx.store, org_id, principal)
