@@ -59,6 +59,15 @@ async def test_mutations_are_recorded_with_a_chain(client: httpx.AsyncClient) ->
     assert create["outcome"] == "success"
     assert create["ip"] == "127.0.0.1"
     assert "\n" not in str(events[1]["details"]) and "\r" not in str(events[1]["details"])
+    # A flow's new version is written by VersionWriter (one statement on PostgreSQL):
+    # every column lands in its place.
+    patch = events[1]
+    assert patch["actor"] == {"type": "user", "id": org.admin.id}
+    assert patch["resource"] == {"type": "flow", "id": create["resource"]["id"]}
+    assert (patch["ip"], patch["outcome"]) == ("127.0.0.1", "success")
+    assert patch["userAgent"].startswith("python-httpx/")
+    assert patch["details"]["version"] == 2 and patch["details"]["ops"] == 1
+    assert patch["id"].startswith("evt_") and patch["prevHash"] == create["hash"]
 
     only = await _events(client, org, action="flow.create")
     assert [e["seq"] for e in only] == [2]

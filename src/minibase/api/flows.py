@@ -8,7 +8,6 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from minibase.api.deps import OrgAccess, app_context, require
-from minibase.domain.flow_reader import read_against
 from minibase.domain.principal import SYSTEM
 from minibase.domain.roles import Action
 from minibase.errors import PreconditionRequired, ValidationFailed
@@ -158,9 +157,8 @@ async def save_flow(request: Request, access: Writer, flowId: str) -> Response:
     raw = await read_json_bytes(request)
     cache = ctx.store.cache
     # Most of a save is what the server holds already: read only what changed.
-    known = flows.cached_base(cache, access.org_id, flowId, raw)
-    read = read_against(raw, known) if known is not None else None
-    body = read[0] if read is not None else parse_json_object(raw)
+    read = flows.read_against_cache(cache, access.org_id, flowId, raw)
+    body = read.body if read is not None else parse_json_object(raw)
     base = _base_version(body)
     for key in ("nodes", "edges"):
         if key not in body:
@@ -174,7 +172,7 @@ async def save_flow(request: Request, access: Writer, flowId: str) -> Response:
         flowId,
         {k: body[k] for k in ("name", "nodes", "edges") if k in body},
         base,
-        read_with=(known, read[1]) if read is not None and known is not None else None,
+        read=read,
     )
     result = await ctx.saves.save(
         access.org_id, flowId, flows.SaveJob(save, access.principal, access.meta)

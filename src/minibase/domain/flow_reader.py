@@ -135,8 +135,7 @@ def _read_list(
         except (ValueError, orjson.JSONDecodeError):
             return None
         ident = value.get("id") if type(value) is dict else None
-        twin = known.index.get(ident) if type(ident) is str else None
-        if twin is not None and type(ident) is str:
+        if type(ident) is str and (twin := known.index.get(ident)) is not None:
             if twin[1] == chunk:
                 value = twin[0]
                 trusted.add(id(value))

@@ -22,6 +22,7 @@ from minibase.config import Settings
 from minibase.domain.flow_graph import check_limits, document_size, validate_flow
 from minibase.domain.flow_index import IndexedFlow, align, encoded_document, index_flow, intern
 from minibase.domain.flow_ops import apply_ops
+from minibase.domain.flow_reader import read_against
 from minibase.domain.merge import merge_flows
 from minibase.domain.principal import Principal
 from minibase.errors import MinibaseError, NotFound, VersionConflict
@@ -38,7 +39,6 @@ from minibase.services.usage import (
     limits_of,
     org_columns,
     org_of,
-    read_org,
     usage_of,
 )
 from minibase.store.hot_cache import HotCache
@@ -113,13 +113,15 @@ def validate_document(
     *,
     require_name: bool = False,
     known: Sequence[IndexedFlow] = (),
+    trusted: set[int] | None = None,
 ) -> dict[str, Any]:
     """A request's flow document, validated and normalized (see ``domain/flow_graph``).
 
     Entities byte-identical to ``known`` documents' are interned (``domain/flow_index``)
-    and not validated again.
+    and not validated again; ``trusted``: the ``id()`` of entities ``doc`` already took
+    from a known document (``domain/flow_reader``), not validated again either.
     """
-    trusted: set[int] = set()
+    trusted = trusted or set()
     if known and isinstance(doc, dict):
         doc, trusted = intern(doc, *known)
     return validate_flow(
@@ -142,17 +144,32 @@ class SaveRequest:
     """The cached base version whose untouched entities ``doc`` already shares."""
 
 
-def cached_base(cache: HotCache, org_id: str, flow_id: str, raw: bytes) -> IndexedFlow | None:
-    """The version a ``PUT`` body edits, when the instance holds it indexed: the body's
-    ``"baseVersion":`` is peeked at without parsing the body (a guess: whatever it finds,
-    :func:`minibase.domain.flow_reader.read_against` verifies everything it reads)."""
+@dataclass(frozen=True, slots=True)
+class BodyRead:
+    """A ``PUT`` body read against the cached version it edits (``domain/flow_reader``)."""
+
+    body: dict[str, Any]
+    known: IndexedFlow
+    trusted: set[int]
+    """The ``id()`` of the entities ``body`` took from ``known``."""
+
+
+def read_against_cache(cache: HotCache, org_id: str, flow_id: str, raw: bytes) -> BodyRead | None:
+    """``raw`` read against the version it edits, when the instance holds it indexed
+    (``None``: parse it whole). Its ``"baseVersion":`` is peeked at without parsing the
+    body: a guess, as :func:`~minibase.domain.flow_reader.read_against` verifies all it
+    reads."""
     at = raw.find(b'"baseVersion":')
     if at < 0:
         return None
     digits = raw[at + 14 : at + 34].split(b",", 1)[0].split(b"}", 1)[0]
     if not digits.isdigit():
         return None
-    return cache.indexed.get((org_id, flow_id, int(digits)))
+    known = cache.indexed.get((org_id, flow_id, int(digits)))
+    if known is None:
+        return None
+    read = read_against(raw, known)
+    return None if read is None else BodyRead(read[0], known, read[1])
 
 
 def validate_save(
@@ -163,25 +180,17 @@ def validate_save(
     doc: dict[str, Any],
     base_version: int,
     *,
-    read_with: tuple[IndexedFlow, set[int]] | None = None,
+    read: BodyRead | None = None,
 ) -> SaveRequest:
     """A ``PUT``'s document, validated before the write transaction.
 
     When the version it edits is in the instance's cache, only what the request changed
     is validated (a save's base is usually the current version, or a recent one).
-    ``read_with``: the known version ``doc`` was read against already (``flow_reader``)
-    and the ``id()`` of the entities it shares with it.
+    ``read``: how ``doc``'s body was read against that version already.
     """
-    if read_with is not None:
-        known, trusted = read_with
-        valid = validate_flow(
-            doc,
-            max_nodes=settings.max_flow_nodes,
-            max_edges=settings.max_flow_edges,
-            max_bytes=settings.max_flow_bytes,
-            trusted=trusted,
-        )
-        return SaveRequest(valid, base_version, known)
+    if read is not None:
+        valid = validate_document(settings, doc, trusted=read.trusted)
+        return SaveRequest(valid, base_version, read.known)
     base = cache.indexed.get((org_id, flow_id, base_version)) if cache is not None else None
     valid = validate_document(settings, doc, known=(base,) if base is not None else ())
     return SaveRequest(valid, base_version, base)
@@ -263,6 +272,11 @@ _SAVE = prepared(_UPDATE)
 # VersionWriter.flush on PostgreSQL: the flow row, the version rows, the audit rows and the
 # counters in one statement (data-modifying CTEs see one snapshot and all run; a flow that
 # moved on makes ``saved`` 0, and the error raised then rolls everything back).
+_EVENT_COLUMNS = (
+    *("seq", "id", "at", "actor_type", "actor_id", "action", "resource_type"),
+    *("resource_id", "ip", "user_agent", "outcome", "details", "prev_hash", "hash"),
+)
+"""The audit columns ``_FLUSH_POSTGRES`` inserts, in its order (``$20`` to ``$33``)."""
 _FLUSH_POSTGRES = """
 WITH saved AS (
     UPDATE flows SET name = $4, document = $5, node_count = $6, edge_count = $7,
@@ -409,11 +423,6 @@ class VersionWriter:
         self._added_storage = 0
         self._history_growth = 0
         self._collab_synced = False
-
-    @classmethod
-    async def open(cls, uow: TenantUnitOfWork, row: Any) -> VersionWriter:
-        """A writer for ``row``, read with its lock in ``uow``."""
-        return cls(uow, row, await read_org(uow), await audit.chain_head(uow))
 
     @classmethod
     async def open_flow(cls, uow: TenantUnitOfWork, flow_id: str) -> VersionWriter:
@@ -572,17 +581,7 @@ class VersionWriter:
             [v.payload.kind for v in versions],
             [v.payload.payload for v in versions],
             [len(v.payload.payload) for v in versions],
-            *(
-                [e[key] for e in events]
-                for key in ("seq", "id", "at", "actor_type", "actor_id", "action")
-            ),
-            *(
-                [e[key] for e in events]
-                for key in ("resource_type", "resource_id", "ip", "user_agent", "outcome")
-            ),
-            [orjson.dumps(e["details"]).decode() for e in events],
-            [e["prev_hash"] for e in events],
-            [e["hash"] for e in events],
+            *(_event_column(events, key) for key in _EVENT_COLUMNS),
             self._added_nodes,
             self._added_storage,
         )
@@ -591,9 +590,17 @@ class VersionWriter:
             raise VersionConflict(details={"currentVersion": self._seen_version})
 
 
+def _event_column(events: list[dict[str, Any]], key: str) -> list[Any]:
+    """One audit column of ``events`` as ``_FLUSH_POSTGRES`` takes it (``details`` as JSON
+    text, as the ``JSONText`` column type binds it on the other path)."""
+    if key == "details":
+        return [orjson.dumps(e[key]).decode() for e in events]
+    return [e[key] for e in events]
+
+
 async def _commit_change(
     uow: TenantUnitOfWork,
-    row: Any,
+    writer: VersionWriter,
     before: dict[str, Any],
     after: dict[str, Any],
     *,
@@ -602,8 +609,7 @@ async def _commit_change(
     details: dict[str, Any] | None = None,
     collab_synced: bool = False,
 ) -> FlowResult:
-    """Store ``after`` as the next version of ``row`` (which shows ``before``)."""
-    writer = await VersionWriter.open(uow, row)
+    """Store ``after`` as the next version of ``writer.row`` (which shows ``before``)."""
     result = writer.add(
         before,
         after,
@@ -715,14 +721,15 @@ async def patch_flow(
     meta: RequestMeta,
 ) -> FlowResult:
     """``PATCH``: apply ``ops`` all together or not at all."""
-    row = await _load(uow, flow_id, lock=True)
+    writer = await VersionWriter.open_flow(uow, flow_id)
+    row = writer.row
     current = _document_of(row)
     changed = validate_document(settings, apply_ops(current, ops))
     changed.setdefault("name", current["name"])
     if changed == current:
         return FlowResult(render_flow(row), row.version)
     return await _commit_change(
-        uow, row, current, changed, action="flow.patch", meta=meta, details={"ops": len(ops)}
+        uow, writer, current, changed, action="flow.patch", meta=meta, details={"ops": len(ops)}
     )
 
 
@@ -730,14 +737,15 @@ async def restore_version(
     uow: TenantUnitOfWork, flow_id: str, version: int, meta: RequestMeta
 ) -> FlowResult:
     """Make ``version``'s content the newest version."""
-    row = await _load(uow, flow_id, lock=True)
+    writer = await VersionWriter.open_flow(uow, flow_id)
+    row = writer.row
     if version < 1 or version > row.version:
         raise NotFound("No such version.")
     target = await flow_history.document_at(uow, flow_id, version)
     current = _document_of(row)
     return await _commit_change(
         uow,
-        row,
+        writer,
         current,
         target,
         action="flow.restore_version",
@@ -837,7 +845,8 @@ async def save_collab(
     not caught up yet, the room's document is merged onto the flow instead of replacing
     it, so that REST change survives (and reaches the room when it catches up).
     """
-    row = await _load(uow, flow_id, lock=True)
+    writer = await VersionWriter.open_flow(uow, flow_id)
+    row = writer.row
     current = _document_of(row)
     incoming = validate_document(
         settings,
@@ -856,7 +865,7 @@ async def save_collab(
         return None
     return await _commit_change(
         uow,
-        row,
+        writer,
         current,
         incoming,
         action="flow.collab_edit",

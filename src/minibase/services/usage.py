@@ -18,7 +18,7 @@ from minibase.domain.flow_graph import check_allowed_types
 from minibase.domain.plans import Limits, effective_limits
 from minibase.errors import NotFound, QuotaExceeded
 from minibase.store.tables import organizations
-from minibase.store.unit_of_work import TenantUnitOfWork, prepared, scoped_select, scoped_update
+from minibase.store.unit_of_work import TenantUnitOfWork, prepared, scoped_update
 
 _CHARGE = prepared(
     scoped_update(organizations)
@@ -29,8 +29,6 @@ _CHARGE = prepared(
     )
     .returning(*organizations.c)
 )
-
-_READ = prepared(scoped_select(organizations))
 
 WARNING_LEVEL = 0.80
 CRITICAL_LEVEL = 0.95
@@ -111,15 +109,6 @@ async def charge(
     before = Usage(after.flows - flows, after.nodes - nodes, after.storage - storage)
     admit(before, limits_of(org), flows=flows, nodes=nodes, storage=storage, node_types=node_types)
     return after, org
-
-
-async def read_org(uow: TenantUnitOfWork) -> Any:
-    """The org's row: its counters and limits (read under a write unit of work's lock, they
-    stay exact until it commits)."""
-    org = (await uow.run(_READ)).first()
-    if org is None:
-        raise NotFound("No such organization.")
-    return org
 
 
 _ORG_FIELDS = ("plan", "settings", "flows_created", "nodes_used", "storage_used")
