@@ -13,8 +13,9 @@ from minibase.domain.principal import SYSTEM, Principal
 from minibase.domain.roles import Role
 from minibase.errors import Forbidden, NotFound, Unauthenticated
 from minibase.ids import new_id, now_ms
-from minibase.store.tables import flows, organizations
+from minibase.store.tables import flows
 from minibase.store.unit_of_work import Store
+from tests.helpers import insert_org
 
 
 @dataclass
@@ -76,29 +77,12 @@ class MemoryBridge:
         return None
 
 
-async def create_flow(
-    store: Store, bridge: MemoryBridge, flow: FlowJSON, org_id: str | None = None
-) -> tuple[str, str]:
+async def create_flow(store: Store, bridge: MemoryBridge, flow: FlowJSON) -> tuple[str, str]:
     """Insert an org and a flow row (the FK target of the update log) and register it."""
-    org_id = org_id or new_id("org")
+    org_id = await insert_org(store)
     flow_id = new_id("flow")
     now = now_ms()
     async with store.tenant(org_id, SYSTEM, write=True) as uow:
-        existing = (await uow.execute(uow.select(organizations))).first()
-        if existing is None:
-            await uow.execute(
-                uow.insert(
-                    organizations,
-                    name="Org",
-                    settings={},
-                    plan="free",
-                    nodes_used=0,
-                    flows_created=0,
-                    storage_used=0,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
         await uow.execute(
             uow.insert(
                 flows,
