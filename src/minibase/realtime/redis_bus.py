@@ -312,4 +312,4 @@ class RedisBus(FanoutBus):
 
 
 async def _close(pubsub: PubSub) -> None:
-    await pubsub.aclose()  # type: ignore[no-untyped-call]  # untyped in redis-py
+    await pubsub.aclose()
