@@ -28,8 +28,8 @@ import time
 
 import redis
 
-from minibase.realtime.bus import EventBus, InProcessBus
-from minibase.realtime.events import Event
+from minibase.domain.events import Event, EventBus
+from minibase.realtime.bus import InProcessBus
 from minibase.realtime.redis_bus import RedisBus
 
 

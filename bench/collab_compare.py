@@ -55,6 +55,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -298,6 +299,7 @@ async def measure(target: Target, args: argparse.Namespace) -> dict[str, Any]:
             "p99_ms": round(percentile(latencies, 99), 2) if latencies else None,
             "edits_measured": len(latencies),
             "server_cpu_pct": round(100 * server_cpu / args.seconds),
+            "cpu_us_per_update": round(1e6 * server_cpu / accepted) if accepted else None,
             "loadgen_cpu_pct": round(100 * client_cpu / args.seconds),
             "reader_kib_per_s_min": round(min(reader_bytes) / 1024 / args.seconds, 1),
             "reader_kib_per_s_max": round(max(reader_bytes) / 1024 / args.seconds, 1),
@@ -398,71 +400,87 @@ async def flow_state(port: int, path: str) -> bytes:
     return state
 
 
+@contextlib.contextmanager
+def source_tree(revision: str) -> Iterator[Path]:
+    """``revision`` of this repository exported to a temporary directory."""
+    with tempfile.TemporaryDirectory(prefix="minibase-before-") as tmp:
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", revision], check=True, capture_output=True
+        )
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
+        yield Path(tmp)
+
+
 def run(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[str]]:
+    """Every server up at once; ``--repeat`` rounds, each measuring them in turn."""
     from _server import running_server, seed_sync
     from tests.process import free_port
 
-    results: list[dict[str, Any]] = []
     skipped: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="minibase-bench-compare-") as tmp:
+    targets: list[Target] = []
+    with tempfile.TemporaryDirectory(prefix="minibase-bench-compare-") as tmp, ExitStack() as stack:
         seed_file = Path(tmp) / "seed.bin"
-        with running_server("sqlite") as server:
+        minibases = [("Minibase", None)]
+        if args.before:
+            minibases.insert(0, (f"Minibase {args.before}", args.before))
+        for label, revision in minibases:
+            env = {}
+            if revision is not None:
+                env["PYTHONPATH"] = str(stack.enter_context(source_tree(revision)) / "src")
+            server = stack.enter_context(running_server("sqlite", env))
             ids = seed_sync(server.base_url)
             path = f"/v1/collab/{ids['org']}/{ids['flow']}?token={ids['token']}"
-            seed_file.write_bytes(asyncio.run(flow_state(server.port, path)))
+            if not seed_file.exists():
+                seed_file.write_bytes(asyncio.run(flow_state(server.port, path)))
             if "minibase" in args.servers:
-                target = Target(
-                    "Minibase",
-                    server.port,
-                    path,
-                    server.process.pid,
-                    note="minibase serve, SQLite, every update stored before broadcast",
-                )
-                results.append(run_load(target, args))
+                note = "minibase serve, SQLite, every update stored before broadcast"
+                targets.append(Target(label, server.port, path, server.process.pid, note=note))
 
         if "hocuspocus" in args.servers:
             try:
                 versions = hocuspocus_ready()
-            except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
-                skipped.append(f"Hocuspocus skipped: {exc}")
-            else:
                 port = free_port()
                 argv = ["node", "server.mjs", str(port), str(seed_file)]
-                try:
-                    with child(argv, HOCUSPOCUS_DIR, "hocuspocus") as process:
-                        target = Target(
-                            "Hocuspocus",
-                            port,
-                            f"/{HOCUSPOCUS_DOC}",
-                            process.pid,
-                            prefix=varstring(HOCUSPOCUS_DOC),
-                            hello=[b"\x02\x00" + varstring("bench")],  # auth: token
-                            note=f"{versions}, in memory",
-                        )
-                        results.append(run_load(target, args))
-                except (RuntimeError, OSError, TimeoutError, EOFError) as exc:
-                    skipped.append(f"Hocuspocus failed: {exc!r}")
+                process = stack.enter_context(child(argv, HOCUSPOCUS_DIR, "hocuspocus"))
+                targets.append(
+                    Target(
+                        "Hocuspocus",
+                        port,
+                        f"/{HOCUSPOCUS_DOC}",
+                        process.pid,
+                        prefix=varstring(HOCUSPOCUS_DOC),
+                        hello=[b"\x02\x00" + varstring("bench")],  # auth: token
+                        note=f"{versions}, in memory",
+                    )
+                )
+            except (RuntimeError, OSError, TimeoutError, subprocess.SubprocessError) as exc:
+                skipped.append(f"Hocuspocus skipped: {exc!r}")
 
         if "pycrdt-websocket" in args.servers:
             try:
                 python, versions = pycrdt_ws_ready()
-            except (OSError, subprocess.SubprocessError) as exc:
-                skipped.append(f"pycrdt-websocket skipped: {exc}")
-            else:
                 port = free_port()
                 argv = [str(python), str(BENCH / "pycrdt_ws_server.py"), str(port), str(seed_file)]
+                process = stack.enter_context(child(argv, ROOT, "pycrdt-websocket"))
+                targets.append(
+                    Target(
+                        "pycrdt-websocket",
+                        port,
+                        "/bench",
+                        process.pid,
+                        note=f"{versions}, uvicorn without deflate, in memory",
+                    )
+                )
+            except (RuntimeError, OSError, TimeoutError, subprocess.SubprocessError) as exc:
+                skipped.append(f"pycrdt-websocket skipped: {exc!r}")
+
+        results: list[dict[str, Any]] = []
+        for _ in range(args.repeat):
+            for target in targets:
                 try:
-                    with child(argv, ROOT, "pycrdt-websocket") as process:
-                        target = Target(
-                            "pycrdt-websocket",
-                            port,
-                            "/bench",
-                            process.pid,
-                            note=f"{versions}, uvicorn without deflate, in memory",
-                        )
-                        results.append(run_load(target, args))
+                    results.append(run_load(target, args))
                 except (RuntimeError, OSError, TimeoutError, EOFError) as exc:
-                    skipped.append(f"pycrdt-websocket failed: {exc!r}")
+                    skipped.append(f"{target.name} failed: {exc!r}")
     return results, skipped
 
 
@@ -481,17 +499,34 @@ def run_load(target: Target, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def table(results: list[dict[str, Any]]) -> str:
-    base = next((r["updates_per_s"] for r in results if r["server"] == "Hocuspocus"), None)
-    lines = [
-        "| server | updates/s accepted | p50 edit→own broadcast | p99 | vs Hocuspocus "
-        "| server CPU | load-gen CPU |",
-        "|---|---|---|---|---|---|---|",
-    ]
+    """One row per server: medians over its runs (ranges when it ran more than once)."""
+    by_server: dict[str, list[dict[str, Any]]] = {}
     for r in results:
-        ratio = f"{r['updates_per_s'] / base:.2f}" if base else "n/a"
+        by_server.setdefault(r["server"], []).append(r)
+
+    def med(runs: list[dict[str, Any]], key: str) -> float:
+        return float(statistics.median(r[key] for r in runs if r[key] is not None))
+
+    def span(runs: list[dict[str, Any]], key: str, fmt: str) -> str:
+        values = sorted(r[key] for r in runs if r[key] is not None)
+        if len(values) < 2:
+            return ""
+        return f" ({format(values[0], fmt)}-{format(values[-1], fmt)})"
+
+    base = med(by_server["Hocuspocus"], "updates_per_s") if "Hocuspocus" in by_server else None
+    lines = [
+        "| server | runs | updates/s accepted | p50 edit→own broadcast | p99 | vs Hocuspocus "
+        "| server CPU | server CPU per update | load-gen CPU |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, runs in by_server.items():
+        rate = med(runs, "updates_per_s")
+        ratio = f"{rate / base:.2f}" if base else "n/a"
         lines.append(
-            f"| {r['server']} | {r['updates_per_s']:,.0f} | {r['p50_ms']} ms | {r['p99_ms']} ms "
-            f"| {ratio} | {r['server_cpu_pct']}% | {r['loadgen_cpu_pct']}% |"
+            f"| {name} | {len(runs)} | {rate:,.0f}{span(runs, 'updates_per_s', ',.0f')} "
+            f"| {med(runs, 'p50_ms'):.1f} ms | {med(runs, 'p99_ms'):.1f} ms"
+            f"{span(runs, 'p99_ms', '.1f')} | {ratio} | {med(runs, 'server_cpu_pct'):.0f}% "
+            f"| {med(runs, 'cpu_us_per_update'):.0f} µs | {med(runs, 'loadgen_cpu_pct'):.0f}% |"
         )
     return "\n".join(lines)
 
@@ -504,6 +539,10 @@ def main() -> None:
     parser.add_argument("--readers", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=10.0, help="measured window")
     parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--repeat", type=int, default=1, help="rounds over all the servers")
+    parser.add_argument(
+        "--before", default="", help="also a Minibase of this revision (git archive), e.g. main"
+    )
     parser.add_argument(
         "--servers",
         default=",".join(SERVERS),
@@ -518,13 +557,15 @@ def main() -> None:
     command = (
         "PYTHONPATH=src python bench/collab_compare.py "
         f"--writers {args.writers} --readers {args.readers} "
-        f"--seconds {args.seconds:g} --warmup {args.warmup:g}"
+        f"--seconds {args.seconds:g} --warmup {args.warmup:g} --repeat {args.repeat}"
     )
+    if args.before:
+        command += f" --before {args.before}"
     if args.servers != SERVERS:
         command += f" --servers {','.join(args.servers)}"
     print(table(results))
     print()
-    for r in results:
+    for r in results[: len({r["server"] for r in results})]:
         extra = f"; errors: {r['errors']}" if r["errors"] else ""
         print(
             f"- {r['server']}: {r['note']}; {r['edits_measured']} edits measured; each reader "
@@ -535,7 +576,8 @@ def main() -> None:
         print(f"- {line}")
     print(
         f"\n{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {platform.machine()}, "
-        f"{os.cpu_count()} cores, 1-min load average before the run: {load_before:.1f}"
+        f"{os.cpu_count()} cores, 1-min load average before the run: {load_before:.1f}, "
+        f"after: {os.getloadavg()[0]:.1f}"
     )
     print(f"reproduce: {command}")
 

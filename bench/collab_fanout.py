@@ -11,6 +11,11 @@ and one pycrdt writer that makes ``--edits`` small edits (a node drag), one at a
 Latency is measured from just before the writer sends an edit until each reader has
 received the broadcast frame. ``--writers W`` additionally runs W writers that edit as
 fast as the server acknowledges, and reports the accepted updates per second.
+
+``--against DIR`` compares with another source tree of Minibase (say, the commit before a
+change, checked out with ``git worktree add DIR REV``): each of ``--repeat`` rounds runs
+this tree's server, then DIR's, with the same load generator, and the medians are
+reported side by side.
 """
 
 from __future__ import annotations
@@ -30,12 +35,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
 
-async def serve(port: int, data_dir: Path) -> None:
+async def serve(port: int, data_dir: Path, root: Path) -> None:
+    sys.path[:0] = [str(root / "src"), str(root)]
     import uvicorn
     from tests.collab.fakes import MemoryAuthorizer, MemoryBridge, create_flow, node
 
     from minibase.app import create_app
-    from minibase.collab.room import CollabOptions
+
+    try:
+        from minibase.collab.options import CollabOptions
+    except ImportError:  # a tree from before the room split (--against)
+        from minibase.collab.room import CollabOptions  # type: ignore[no-redef]
     from minibase.config import Settings
     from minibase.store.database import Database
     from minibase.store.migrate import migrate
@@ -79,7 +89,7 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-async def run(args: argparse.Namespace) -> dict[str, Any]:
+async def run(args: argparse.Namespace, root: Path = ROOT) -> dict[str, Any]:
     from pycrdt import Doc, Map
     from tests.process import free_port
     from websockets.asyncio.client import connect
@@ -94,8 +104,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "--serve",
         str(port),
         str(data_dir),
+        str(root),
         stdout=asyncio.subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"},
+        env={**os.environ, "PYTHONPATH": f"{root / 'src'}{os.pathsep}{root}"},
     )
     assert proc.stdout is not None
     ids = json.loads(await asyncio.wait_for(proc.stdout.readline(), 60))
@@ -204,23 +215,56 @@ def main() -> None:
     parser.add_argument("--gap", type=float, default=0.005, help="seconds between edits")
     parser.add_argument("--writers", type=int, default=0)
     parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--serve", nargs=2, metavar=("PORT", "DATA_DIR"), help=argparse.SUPPRESS)
+    parser.add_argument("--against", type=Path, help="another source tree to compare with")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds (with --against)")
+    parser.add_argument(
+        "--serve", nargs=3, metavar=("PORT", "DATA_DIR", "ROOT"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.serve:
-        asyncio.run(serve(int(args.serve[0]), Path(args.serve[1])))
+        asyncio.run(serve(int(args.serve[0]), Path(args.serve[1]), Path(args.serve[2])))
         return
-    result = asyncio.run(run(args))
     command = "PYTHONPATH=src python bench/collab_fanout.py " + " ".join(
         f"--{k} {v}"
-        for k, v in (("readers", args.readers), ("edits", args.edits), ("writers", args.writers))
+        for k, v in (
+            ("readers", args.readers),
+            ("edits", args.edits),
+            ("writers", args.writers),
+            ("against", args.against),
+            ("repeat", args.repeat if args.against else 0),
+        )
         if v
     )
+    if args.against is not None:
+        compare(args, args.against.resolve())
+        print(f"reproduce: {command}")
+        return
+    result = asyncio.run(run(args))
     print(json.dumps(result))
     p50, p99 = result["p50_ms"], result["p99_ms"]
     print(f"one edit -> {result['readers']} readers: p50 {p50} ms, p99 {p99} ms")
     if "updates_per_s" in result:
         print(f"{args.writers} writers: {result['updates_per_s']} accepted updates/s")
     print(f"reproduce: {command}")
+
+
+def compare(args: argparse.Namespace, other: Path) -> None:
+    """Alternate this tree's server and ``other``'s; print every run and the medians."""
+    runs: dict[str, list[dict[str, Any]]] = {"this": [], "against": []}
+    for _ in range(args.repeat):
+        runs["this"].append(asyncio.run(run(args)))
+        runs["against"].append(asyncio.run(run(args, other)))
+    keys = ["p50_ms", "p99_ms"] + (["updates_per_s"] if args.writers else [])
+    summary = {
+        name: {key: statistics.median(r[key] for r in results) for key in keys}
+        for name, results in runs.items()
+    }
+    print(json.dumps({"runs": runs, "median": summary}))
+    for key in keys:
+        row = ", ".join(f"{r[key]}" for r in runs["this"])
+        base = ", ".join(f"{r[key]}" for r in runs["against"])
+        ratio = summary["this"][key] / summary["against"][key]
+        print(f"{key}: this tree {row} | {other} {base} | median ratio {ratio:.2f}")
 
 
 if __name__ == "__main__":

@@ -5,25 +5,36 @@ the median ratio is the figure. Latency: wrk -t2 -c10, p50/p95/p99 of GET and of
 PUT a stale save moving one node, so every request merges three ways and writes a
 version). These machines are noisy (/healthz varies twofold from minute to minute), so the
 PUT latency is measured ``--repeat`` times, each right after a /healthz baseline, and the
-run with the median p95 is reported with every run's p95 and baseline beside it.
+run with the median p95 is reported with every run's p95 and baseline beside it, and the
+server process's own CPU time per PUT (from ``/proc``), which a loaded machine disturbs
+far less than latency.
+
+``--before REV`` measures a git revision of Minibase side by side with this tree, in the
+same invocation: REV is checked out in a temporary worktree, both servers run at once,
+and every measurement alternates between them (this tree, then REV, slice by slice), so
+the machine's drift weighs on both alike. One row per tree and backend.
 
     python bench/flow_http.py [--backend sqlite|postgres|both] [--seconds 6] [--repeat 3]
+        [--before REV]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _server import flow_body, running_server, seed_sync
+from _server import ROOT, flow_body, running_server, seed_sync
 
 LUA_REPORT = """
 done = function(summary, latency, requests)
@@ -37,6 +48,15 @@ done = function(summary, latency, requests)
     latency:percentile(99) / 1000))
 end
 """
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time the process has used so far."""
+    stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(stat[11]) + int(stat[12])) / CLOCK_TICKS
 
 
 def put_script(token: str, body: dict[str, Any]) -> str:
@@ -77,37 +97,75 @@ def wrk(
     return data
 
 
-def run(backend: str, seconds: int, repeat: int) -> dict[str, Any]:
-    with running_server(backend) as server:
-        ids = seed_sync(server.base_url)
-        auth = {"Authorization": f"Bearer {ids['token']}"}
-        health_url = f"{server.base_url}/healthz"
-        flow_url = f"{server.base_url}/v1/orgs/{ids['org']}/flows/{ids['flow']}"
+@contextmanager
+def checkout(revision: str) -> Iterator[Path]:
+    """``revision`` of this repository in a temporary worktree (removed afterwards)."""
+    with tempfile.TemporaryDirectory(prefix="minibase-before-") as tmp:
+        tree = Path(tmp) / "tree"
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), revision],
+            check=True,
+            capture_output=True,
+        )
+        try:
+            yield tree
+        finally:
+            subprocess.run(
+                ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)],
+                check=False,
+                capture_output=True,
+            )
+
+
+def run(backend: str, seconds: int, repeat: int, trees: dict[str, Path]) -> list[dict[str, Any]]:
+    """Every measurement of the trees' servers (named), run at once and measured in turn."""
+    slice_seconds = max(2, seconds // 2)
+    with ExitStack() as stack:
+        targets = {}
+        pids = {}
+        for name, tree in trees.items():
+            # Each server imports the package from its own tree, before the installed one.
+            server = stack.enter_context(running_server(backend, {"PYTHONPATH": str(tree / "src")}))
+            ids = seed_sync(server.base_url)
+            targets[name] = (server.base_url, ids)
+            pids[name] = server.process.pid
+        results: dict[str, dict[str, Any]] = {
+            name: {"tree": name, "backend": backend, "pairs": [], "puts": []} for name in trees
+        }
         # Throughput as alternating slices of /healthz and GET, so that the machine's
         # drifting speed weighs on both sides of the ratio alike; the median ratio counts.
-        pairs = []
         for _ in range(repeat):
-            health = wrk(health_url, 50, max(2, seconds // 2), LUA_REPORT)
-            get50 = wrk(flow_url, 50, max(2, seconds // 2), LUA_REPORT, auth)
-            pairs.append((get50["rps"] / health["rps"], health, get50))
-        pairs.sort(key=lambda p: p[0])
-        _, health, get50 = pairs[len(pairs) // 2]
-        get10 = wrk(flow_url, 10, seconds, LUA_REPORT, auth)
-        puts = []
+            for name, (base, ids) in targets.items():
+                auth = {"Authorization": f"Bearer {ids['token']}"}
+                flow_url = f"{base}/v1/orgs/{ids['org']}/flows/{ids['flow']}"
+                health = wrk(f"{base}/healthz", 50, slice_seconds, LUA_REPORT)
+                get50 = wrk(flow_url, 50, slice_seconds, LUA_REPORT, auth)
+                results[name]["pairs"].append((get50["rps"] / health["rps"], health, get50))
+        for name, (base, ids) in targets.items():
+            auth = {"Authorization": f"Bearer {ids['token']}"}
+            flow_url = f"{base}/v1/orgs/{ids['org']}/flows/{ids['flow']}"
+            results[name]["get10"] = wrk(flow_url, 10, seconds, LUA_REPORT, auth)
         for _ in range(repeat):
-            baseline = wrk(health_url, 50, max(2, seconds // 2), LUA_REPORT)
-            put = wrk(flow_url, 10, seconds, put_script(ids["token"], flow_body()))
-            puts.append({**put, "baseline": baseline["rps"]})
-    puts.sort(key=lambda p: p["p95"])
-    return {
-        "backend": backend,
-        "ratios": [p[0] for p in pairs],
-        "health": health,
-        "get50": get50,
-        "get10": get10,
-        "put10": puts[len(puts) // 2],
-        "puts": puts,
-    }
+            for name, (base, ids) in targets.items():
+                flow_url = f"{base}/v1/orgs/{ids['org']}/flows/{ids['flow']}"
+                baseline = wrk(f"{base}/healthz", 50, slice_seconds, LUA_REPORT)
+                # The server's own CPU time per PUT: much steadier than latency on a
+                # machine shared with other jobs.
+                cpu = cpu_seconds(pids[name])
+                put = wrk(flow_url, 10, seconds, put_script(ids["token"], flow_body()))
+                put["cpu_ms"] = (cpu_seconds(pids[name]) - cpu) * 1000 / max(1, put["requests"])
+                results[name]["puts"].append({**put, "baseline": baseline["rps"]})
+    out = []
+    for result in results.values():
+        pairs = sorted(result.pop("pairs"), key=lambda p: p[0])
+        _, result["health"], result["get50"] = pairs[len(pairs) // 2]
+        result["ratios"] = [p[0] for p in pairs]
+        result["puts"].sort(key=lambda p: p["p95"])
+        result["put10"] = result["puts"][len(result["puts"]) // 2]
+        cpu = sorted(p["cpu_ms"] for p in result["puts"])
+        result["put_cpu_ms"] = cpu[len(cpu) // 2]
+        out.append(result)
+    return out
 
 
 def main() -> None:
@@ -115,35 +173,46 @@ def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--seconds", type=int, default=6)
     parser.add_argument("--repeat", type=int, default=3, help="PUT latency runs (median)")
+    parser.add_argument("--before", metavar="REV", help="a git revision to measure beside")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (apt-get install wrk)")
     random.seed(1)
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
+    before = f" --before {args.before}" if args.before else ""
     print(
         f"command: python bench/flow_http.py --backend {args.backend} --seconds {args.seconds}"
-        f" --repeat {args.repeat}"
+        f" --repeat {args.repeat}{before}"
     )
+    with ExitStack() as stack:
+        trees = {"this tree": ROOT}
+        if args.before:
+            trees = {args.before: stack.enter_context(checkout(args.before)), **trees}
+        report(backends, args.seconds, args.repeat, trees)
+
+
+def report(backends: list[str], seconds: int, repeat: int, trees: dict[str, Path]) -> None:
     print(
-        "| backend | /healthz req/s (c50) | GET flow req/s (c50) | GET/healthz | "
+        "| backend | tree | /healthz req/s (c50) | GET flow req/s (c50) | GET/healthz | "
         "every GET/healthz | GET p50/p95/p99 ms (c10) | PUT req/s (c10) | "
         "PUT p50/p95/p99 ms (c10, median run) | every PUT run: p95 ms (/healthz req/s just "
-        "before) | errors |"
+        "before) | server CPU ms per PUT (median) | errors |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for backend in backends:
-        r = run(backend, args.seconds, args.repeat)
-        h, g, g10, p = r["health"], r["get50"], r["get10"], r["put10"]
-        errors = sum(x["errors"] + x["non2xx"] for x in (h, g, g10, *r["puts"]))
-        runs = ", ".join(f"{x['p95']:.1f} ({x['baseline']:.0f})" for x in r["puts"])
-        ratios = ", ".join(f"{x:.2f}" for x in r["ratios"])
-        print(
-            f"| {backend} | {h['rps']:.0f} | {g['rps']:.0f} | {g['rps'] / h['rps']:.2f} | "
-            f"{ratios} | "
-            f"{g10['p50']:.2f} / {g10['p95']:.2f} / {g10['p99']:.2f} | {p['rps']:.0f} | "
-            f"{p['p50']:.2f} / {p['p95']:.2f} / {p['p99']:.2f} | {runs} | {errors} |",
-            flush=True,
-        )
+        for r in run(backend, seconds, repeat, trees):
+            h, g, g10, p = r["health"], r["get50"], r["get10"], r["put10"]
+            errors = sum(x["errors"] + x["non2xx"] for x in (h, g, g10, *r["puts"]))
+            runs = ", ".join(f"{x['p95']:.1f} ({x['baseline']:.0f})" for x in r["puts"])
+            ratios = ", ".join(f"{x:.2f}" for x in r["ratios"])
+            print(
+                f"| {backend} | {r['tree']} | {h['rps']:.0f} | {g['rps']:.0f} | "
+                f"{g['rps'] / h['rps']:.2f} | {ratios} | "
+                f"{g10['p50']:.2f} / {g10['p95']:.2f} / {g10['p99']:.2f} | {p['rps']:.0f} | "
+                f"{p['p50']:.2f} / {p['p95']:.2f} / {p['p99']:.2f} | {runs} | "
+                f"{r['put_cpu_ms']:.2f} | {errors} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -24,10 +25,22 @@ class ServerProcess:
     """A ``minibase serve`` child process; ``stop()`` sends SIGTERM and waits."""
 
     def __init__(
-        self, data_dir: Path, env: Mapping[str, str] | None = None, port: int | None = None
+        self,
+        data_dir: Path,
+        env: Mapping[str, str] | None = None,
+        port: int | None = None,
+        *,
+        args: Sequence[str] = (),
+        ca_file: Path | None = None,
     ) -> None:
+        """``ca_file``: the server speaks TLS (``args`` name its certificate), and
+        clients trust this CA file."""
         self.port = port or free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.scheme = "https" if ca_file else "http"
+        self.verify: ssl.SSLContext | bool = (
+            ssl.create_default_context(cafile=str(ca_file)) if ca_file else True
+        )
+        self.base_url = f"{self.scheme}://127.0.0.1:{self.port}"
         self.log_path = data_dir.parent / f"server-{self.port}.log"
         full_env = {**os.environ, **(env or {})}
         self.env = full_env
@@ -42,6 +55,7 @@ class ServerProcess:
                 str(self.port),
                 "--data-dir",
                 str(data_dir),
+                *args,
             ],
             env=full_env,
             stdout=self._log,
@@ -54,7 +68,8 @@ class ServerProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited: {self.log_path.read_text()}")
             try:
-                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
+                answer = httpx.get(f"{self.base_url}/healthz", timeout=1, verify=self.verify)
+                if answer.status_code == 200:
                     return
             except httpx.TransportError:
                 time.sleep(0.05)

@@ -5,8 +5,8 @@
   gets the same 404 as for random ids, and nothing in org B changes;
 * roles: each role, as a user and as an API key, gets exactly what ``PERMISSIONS`` says
   (403 ``forbidden`` or not);
-* no ``/v1`` route but signup and login answers without a token (401), and API keys get
-  401 from user-only routes.
+* no ``/v1`` route but signup, login and email verification answers without a token
+  (401), and API keys get 401 from user-only routes.
 """
 
 from __future__ import annotations
@@ -31,7 +31,14 @@ from tests.helpers import User, bearer, create_org, signup
 from tests.test_http_basics import assert_error
 
 ORG_PREFIX = "/v1/orgs/{orgId}"
-PUBLIC = {("POST", "/v1/auth/signup"), ("POST", "/v1/auth/login")}
+PUBLIC = {
+    ("POST", "/v1/auth/signup"),
+    ("POST", "/v1/auth/login"),
+    ("POST", "/v1/auth/verify-email"),
+    ("POST", "/v1/auth/resend-verification"),
+    # Authenticated by its Standard Webhooks signature, not a token (tests/engine/test_webhooks.py).
+    ("POST", "/v1/hooks/{webhookId}"),
+}
 _PARAM = re.compile(r"{(\w+)(?::\w+)?}")
 
 # Minimal valid bodies (the route list itself always comes from the app).
@@ -59,6 +66,10 @@ BODIES: dict[tuple[str, str], Callable[[], Any]] = {
     ("POST", "/v1/invitations/accept"): lambda: {"token": "mb_inv_x"},
     ("POST", "/v1/auth/password"): lambda: {"currentPassword": "x" * 10, "newPassword": "y" * 10},
     ("POST", "/v1/orgs"): lambda: {"name": "x"},
+    ("POST", "/v1/orgs/{orgId}/flows/{flowId}/comments"): lambda: {"body": "hi"},
+    ("PATCH", "/v1/orgs/{orgId}/flows/{flowId}/comments/{commentId}"): lambda: {"body": "hi"},
+    ("POST", "/v1/orgs/{orgId}/templates/{templateId}/instantiate"): lambda: {"name": "t"},
+    ("POST", "/v1/orgs/{orgId}/flows/{flowId}/copy"): lambda: {"targetOrgId": "org_x"},
 }
 
 
@@ -199,7 +210,8 @@ async def test_role_matrix(app: FastAPI, client: httpx.AsyncClient, role: str, k
             client, method, template, fill(template, {"orgId": org["id"]}), headers
         )
         allowed = is_allowed(Role(role), action)
-        code = response.json().get("error", {}).get("code") if response.content else None
+        is_json = response.headers.get("content-type", "").startswith("application/json")
+        code = response.json().get("error", {}).get("code") if is_json else None
         denied = response.status_code == 403 and code == "forbidden"
         if allowed == denied or response.status_code == 401:
             wrong.append(f"{method} {template} ({action}) -> {response.status_code} {code}")

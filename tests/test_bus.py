@@ -24,10 +24,9 @@ from redis.exceptions import RedisError
 
 from minibase.app import create_app
 from minibase.config import Settings
+from minibase.domain.events import Event, EventBus, EventKind, resync
 from minibase.errors import ServiceUnavailable
 from minibase.realtime import InProcessBus, RedisBus, build_bus
-from minibase.realtime.bus import EventBus
-from minibase.realtime.events import Event, resync
 from tests.services import REDIS_URL, skip_or_fail
 
 WAIT = 10.0  # seconds any expected delivery may take before the test fails
@@ -62,12 +61,12 @@ class Recorder:
         await self.wait_for(lambda r: event in r.events)
 
 
-def ev(n: int, org: str = "org1", kind: str = "flow") -> Event:
+def ev(n: int, org: str = "org1", kind: EventKind = EventKind.FLOW) -> Event:
     return Event(org_id=org, kind=kind, ids=(f"id{n}",), version=n, extra={"n": n})
 
 
 def marker() -> Event:
-    return Event(org_id="org1", kind="marker", ids=(secrets.token_hex(4),))
+    return Event(org_id="org1", kind=EventKind.ORG, ids=(secrets.token_hex(4),))
 
 
 async def redis_url_or_skip() -> str:
@@ -184,7 +183,11 @@ async def test_json_round_trip_keeps_the_event(make_bus: BusFactory) -> None:
     recorder = Recorder()
     bus.subscribe(recorder)
     event = Event(
-        org_id="o", kind="output", ids=("f", "n"), version=None, extra={"ms": 1.5, "ok": True}
+        org_id="o",
+        kind=EventKind.OUTPUTS,
+        ids=("f", "n"),
+        version=None,
+        extra={"ms": 1.5, "ok": True},
     )
     await bus.publish([event])
     await recorder.wait_for_event(event)
@@ -315,7 +318,7 @@ def test_resync_signal_is_recognised_and_survives_json() -> None:
     assert signal.org_id == "*"
     assert signal.kind == "resync"
     assert Event.from_json(signal.to_json()) == signal
-    assert not Event(org_id="org1", kind="resync").is_resync
+    assert not Event(org_id="org1", kind=EventKind.RESYNC).is_resync
     assert not ev(1).is_resync
 
 
@@ -679,7 +682,7 @@ async def test_an_event_that_cannot_be_serialized_makes_receivers_resync(
     await server_a.publish([before])
     await seen_b.wait_for_event(before)
     with caplog.at_level(logging.ERROR, logger="minibase.bus"):
-        await server_a.publish([Event(org_id="o", kind="bad", extra={"x": object()})])
+        await server_a.publish([Event(org_id="o", kind=EventKind.FLOW, extra={"x": object()})])
     after = ev(2)
     await server_a.publish([after])
     await seen_b.wait_for_event(after)

@@ -15,6 +15,7 @@ import httpx
 from pycrdt import Map
 
 from minibase.app import create_app
+from minibase.collab import protocol
 from minibase.config import Settings
 from tests.collab.yclient import YClient
 from tests.flows_helpers import new_org, node
@@ -67,17 +68,60 @@ def random_edit(rng: random.Random, client: YClient, me: int, step: int) -> None
         del client.edges[rng.choice(list(client.edges.keys()))]
 
 
+def state_vector(encoded: bytes) -> dict[str, int]:
+    """A Yjs state vector (client id → clock) from its lib0 encoding."""
+    decoder = protocol.Decoder(encoded)
+    count = decoder.read_varuint()
+    vector: dict[str, int] = {}
+    for _ in range(count):
+        client = decoder.read_varuint()
+        vector[str(client)] = decoder.read_varuint()
+    return vector
+
+
 async def converged(
-    clients: list[YClient], server: Any, org: str, flow: str, within: float = 20.0
+    clients: list[YClient],
+    manager: Any,
+    org: str,
+    flow: str,
+    npm: asyncio.subprocess.Process,
+    within: float = 60.0,
 ) -> dict[str, Any]:
+    """The common flow, once the server, every pycrdt client and the npm providers agree.
+
+    Agreement is exact, not a quiet period: the same state vector everywhere (every
+    update anyone made has reached everyone) and the same materialized flow (deletions,
+    which state vectors do not count, too). Under load this takes longer, never wrong.
+    """
+    assert npm.stdin is not None and npm.stdout is not None
     deadline = time.monotonic() + within
     while True:
-        expected = canon(await server.materialized(org, flow))
-        if all(canon(c.materialize()) == expected for c in clients):
-            return expected
+        room = manager.loaded(org, flow)
+        assert room is not None
+        vector = state_vector(room.flow.doc.get_state())
+        expected = canon(room.flow.materialize())
+        if all(
+            state_vector(c.doc.get_state()) == vector and canon(c.materialize()) == expected
+            for c in clients
+        ):
+            npm.stdin.write(b"report\n")
+            await npm.stdin.drain()
+            left = max(1.0, deadline - time.monotonic())
+            report = json.loads(await asyncio.wait_for(npm.stdout.readline(), left))
+            if (
+                report["sv"] == vector
+                and canon(report["state"]) == expected
+                and state_vector(room.flow.doc.get_state()) == vector
+            ):
+                return expected
         if time.monotonic() > deadline:
-            raise AssertionError("clients did not converge")
-        await asyncio.sleep(0.05)
+            differ = [
+                i
+                for i, c in enumerate(clients)
+                if state_vector(c.doc.get_state()) != vector or canon(c.materialize()) != expected
+            ]
+            raise AssertionError(f"no convergence: pycrdt clients {differ} differ from {expected}")
+        await asyncio.sleep(0.05)  # a poll of exact conditions, under a deadline
 
 
 def check_rules(flow: dict[str, Any], max_nodes: int) -> None:
@@ -138,20 +182,20 @@ async def test_random_edits_converge_obey_rules_and_survive_restart(settings: Se
                     clients[me] = YClient(url)
                     await clients[me].connect()
                 await asyncio.sleep(rng.random() * 0.02)
-            assert npm.stdin is not None
-            npm.stdin.write(b"done\n")
-            await npm.stdin.drain()
-            out, err = await asyncio.wait_for(npm.communicate(), 60)
-            assert npm.returncode == 0, err.decode()
-            npm_final = json.loads(out)
+            assert npm.stdin is not None and npm.stdout is not None
+            edited = await asyncio.wait_for(npm.stdout.readline(), 120)
+            assert edited == b"edited\n", edited
             manager = app.state.ctx.collab
-            final = await converged(clients, manager, org.id, flow["id"])
-            assert canon(npm_final) == final
+            final = await converged(clients, manager, org.id, flow["id"], npm)
+            npm.stdin.write(b"exit\n")
+            await npm.stdin.drain()
+            _, err = await asyncio.wait_for(npm.communicate(), 60)
+            assert npm.returncode == 0, err.decode()
             check_rules(final, max_nodes)
             await asyncio.gather(*(c.close() for c in clients))
 
             # The REST flow follows the live document.
-            deadline = time.monotonic() + 20
+            deadline = time.monotonic() + 60
             while True:
                 rest = (
                     await api.get(f"{org.flows_url}/{flow['id']}", headers=org.admin.headers)

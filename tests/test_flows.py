@@ -11,7 +11,7 @@ from tests.test_http_basics import assert_error
 
 async def test_create_get_list_keep_unknown_fields(client: httpx.AsyncClient) -> None:
     org = await new_org(client)
-    nodes = [node("a", 1.5, 2, extra={"z": 1, "a": [1, 2]}, selected=True), node("b", 3, 4)]
+    nodes = [node("a", 1.5, 2, extra={"z": 1, "a": [1, 2]}, hidden=True), node("b", 3, 4)]
     edges = [{**edge("a", "b"), "sourceHandle": "out", "animated": True, "data": {"w": 1}}]
     flow = await org.create_flow("My flow", nodes, edges)
     assert flow["id"].startswith("flow_")

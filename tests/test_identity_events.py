@@ -8,7 +8,7 @@ import httpx
 from fastapi import FastAPI
 
 from minibase.context import AppContext
-from minibase.realtime.events import Event
+from minibase.domain.events import Event
 from tests.helpers import PASSWORD, bearer, create_org, signup
 from tests.test_members_invitations import join
 

@@ -118,7 +118,7 @@ async def test_app_mails_invitations_when_smtp_is_set(
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             admin = await signup(client)
             org = await create_org(client, admin)
-            with caplog.at_level(logging.INFO, logger="minibase.invitations"):
+            with caplog.at_level(logging.DEBUG):
                 created = await client.post(
                     f"/v1/orgs/{org['id']}/invitations",
                     json={"email": "carol@example.com", "role": "viewer"},

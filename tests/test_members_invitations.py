@@ -60,7 +60,7 @@ async def test_invitation_flow_and_members(
     admin = await signup(client)
     org = await create_org(client, admin)
     bob = await signup(client)
-    with caplog.at_level(logging.INFO, logger="minibase.invitations"):
+    with caplog.at_level(logging.INFO, logger="minibase.delivery"):
         inv = await invite(client, admin, org["id"], bob.email.upper(), "viewer")
     assert inv["id"].startswith("inv_") and inv["token"].startswith("mb_inv_")
     assert inv["email"] == bob.email and inv["role"] == "viewer"

@@ -18,6 +18,7 @@ from minibase.store.unit_of_work import (
     Store,
     TenantScopeError,
     prepared,
+    prepared_postgres,
     scoped_insert,
     scoped_select,
     scoped_update,
@@ -40,7 +41,7 @@ async def store(settings: Settings) -> AsyncIterator[Store]:
 async def _org_with_flow(store: Store, name: str) -> str:
     org_id, now = await insert_org(store), now_ms()
     async with store.tenant(org_id, SYSTEM, write=True) as uow:
-        await uow.run(
+        await uow.execute(
             INSERT_FLOW,
             {
                 "id": new_id("flow"),
@@ -63,43 +64,64 @@ async def test_prepared_statements_stay_in_their_org(store: Store) -> None:
     first = await _org_with_flow(store, "first")
     second = await _org_with_flow(store, "second")
     async with store.tenant(first, SYSTEM, write=True) as uow:
-        await uow.run(RENAME, {"new_name": "renamed"})
-        assert [r.name for r in (await uow.run(FLOW_NAMES)).all()] == ["renamed"]
+        await uow.execute(RENAME, {"new_name": "renamed"})
+        assert [r.name for r in (await uow.execute(FLOW_NAMES)).all()] == ["renamed"]
     async with store.tenant(second, SYSTEM) as uow:
         # The prepared UPDATE touched only the first org's flow; the insert stamped the org.
-        assert [r.name for r in (await uow.run(FLOW_NAMES)).all()] == ["second"]
+        assert [r.name for r in (await uow.execute(FLOW_NAMES)).all()] == ["second"]
 
 
 def test_only_scoped_statements_can_be_prepared() -> None:
+    with pytest.raises(TenantScopeError):
+        prepared_postgres("SELECT name FROM flows", [])
+    with pytest.raises(TenantScopeError):
+        prepared_postgres("SELECT name FROM flows WHERE organization_id = $10", [])
     with pytest.raises(TenantScopeError):
         prepared(select(flows.c.id))
     with pytest.raises(TenantScopeError):
         prepared(select(flows.c.id).where(flows.c.organization_id == bindparam("org")))
 
 
-async def test_run_refuses_statements_that_were_not_prepared(store: Store) -> None:
-    org = await _org_with_flow(store, "f")
-    async with store.tenant(org, SYSTEM) as uow:
+async def test_prepared_statements_need_a_tenant_unit_of_work(store: Store) -> None:
+    async with store.global_(SYSTEM) as uow:
         with pytest.raises(TenantScopeError):
-            await uow.run(scoped_select(flows))  # built per call: use uow.select instead
+            await uow.execute(FLOW_NAMES)
+
+
+async def test_a_list_of_parameter_sets_runs_the_statement_once_per_set(store: Store) -> None:
+    org = await _org_with_flow(store, "a")
+    now = now_ms()
+    row = {
+        "document": b"{}",
+        "node_count": 0,
+        "edge_count": 0,
+        "size_bytes": 2,
+        "history_bytes": 0,
+        "version": 1,
+        "created_by": "usr_x",
+        "created_at": now,
+        "last_modified": now,
+    }
+    async with store.tenant(org, SYSTEM, write=True) as uow:
+        await uow.execute(INSERT_FLOW, [{**row, "id": f"flow_{n}", "name": n} for n in "bc"])
+        assert sorted(r.name for r in (await uow.execute(FLOW_NAMES)).all()) == ["a", "b", "c"]
 
 
 async def test_postgres_text_is_scoped_by_its_first_parameter(store: Store) -> None:
     first = await _org_with_flow(store, "first")
     second = await _org_with_flow(store, "second")
     async with store.tenant(first, SYSTEM) as uow:
+        scoped = prepared_postgres("SELECT name FROM flows WHERE organization_id = $1", [])
         if not uow.is_postgres:
             with pytest.raises(TenantScopeError):
-                await uow.run_postgres("SELECT $1")
+                await uow.execute(scoped)
             return
-        with pytest.raises(TenantScopeError):
-            await uow.run_postgres("SELECT name FROM flows")
-        rows = await uow.run_postgres("SELECT name FROM flows WHERE organization_id = $1")
-        assert [r["name"] for r in rows] == ["first"]
+        rows = (await uow.execute(scoped)).all()
+        assert [r.name for r in rows] == ["first"]
         # Row-level security is the second wall: text that forgets to scope sees only the
         # org its transaction entered.
-        leaky = await uow.run_postgres("SELECT name FROM flows WHERE $1::text IS NOT NULL")
-        assert [r["name"] for r in leaky] == ["first"]
+        leaky = prepared_postgres("SELECT name FROM flows WHERE $1::text IS NOT NULL", [])
+        assert [r.name for r in (await uow.execute(leaky)).all()] == ["first"]
     assert second
 
 
@@ -110,9 +132,9 @@ async def test_an_org_id_that_is_not_a_plain_id_is_never_spliced_into_sql(
     hostile = "x', 'y', true); DROP TABLE flows; --"
     for write in (False, True):
         async with store.tenant(hostile, SYSTEM, write=write) as uow:
-            assert (await uow.run(FLOW_NAMES)).all() == []
+            assert (await uow.execute(FLOW_NAMES)).all() == []
     async with store.tenant(org, SYSTEM) as uow:
-        assert [r.name for r in (await uow.run(FLOW_NAMES)).all()] == ["f"]
+        assert [r.name for r in (await uow.execute(FLOW_NAMES)).all()] == ["f"]
 
 
 async def test_commit_hooks_run_only_after_a_commit(store: Store) -> None:
@@ -145,7 +167,7 @@ async def test_a_dropped_idle_connection_is_replaced_unseen(
     monkeypatch.setattr(database_module, "PING_AFTER_IDLE_SECONDS", 0.0)
     for _ in range(3):
         async with store.tenant(org, SYSTEM) as uow:
-            assert [r.name for r in (await uow.run(FLOW_NAMES)).all()] == ["f"]
+            assert [r.name for r in (await uow.execute(FLOW_NAMES)).all()] == ["f"]
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
@@ -182,4 +204,4 @@ async def test_a_connection_the_server_closed_is_never_handed_out(
         await asyncio.sleep(0.01)
     for _ in range(3):
         async with store.tenant(org, SYSTEM) as uow:
-            assert [r.name for r in (await uow.run(FLOW_NAMES)).all()] == ["f"]
+            assert [r.name for r in (await uow.execute(FLOW_NAMES)).all()] == ["f"]

@@ -190,9 +190,78 @@ async def test_a_client_too_far_behind_is_disconnected(
         assert await recv(ws) == {"type": "pong"}
         (conn,) = [c for c in hub.connections if c.principal.user_id == org.admin.id]
         # Fill its queue faster than any socket drains it.
-        for _ in range(conn.queue.maxsize + 1):
+        for _ in range(conn.outbox.max_frames + 1):
             conn.send({"type": "pong"})
         with pytest.raises(websockets.ConnectionClosed) as closed:
             while True:
                 await asyncio.wait_for(ws.recv(), TIMEOUT)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == CLOSE_TOO_SLOW
+
+
+class _NeverReads:
+    """A socket whose peer never reads: its first send waits forever (full buffers)."""
+
+    def __init__(self) -> None:
+        from starlette.websockets import WebSocketState
+
+        self.application_state = WebSocketState.CONNECTED
+        self.sends = 0
+        self.writing = asyncio.Event()
+        self.closing: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+    async def send_text(self, text: str) -> None:
+        self.sends += 1
+        self.writing.set()
+        await asyncio.Event().wait()
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None:
+        if not self.closing.done():
+            self.closing.set_result(code)
+        await asyncio.Event().wait()  # the close frame is not taken either
+
+
+async def test_a_reader_that_never_reads_costs_the_others_nothing(
+    client: httpx.AsyncClient, live_url: str, app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from minibase.auth.credentials import authenticate
+    from minibase.realtime import hub as hub_module
+    from minibase.realtime.hub import CLOSE_TOO_SLOW
+    from minibase.services.live_queries import parse_subscription
+
+    monkeypatch.setattr(hub_module, "CLOSE_TIMEOUT", 0.2)
+    org = await new_org(client)
+    flow = await org.create_flow("F", [node("a")])
+    hub = app.state.ctx.hub
+    ctx = app.state.ctx
+    principal = await authenticate(ctx.store, ctx.settings, org.admin.token)
+    stuck_ws = _NeverReads()
+    stuck = hub.connect(stuck_ws, principal, org.admin.token)
+    spec, args = parse_subscription("flows.get", {"orgId": org.id, "flowId": flow["id"]})
+    await hub.subscribe(stuck, "q", spec, args)
+    await asyncio.wait_for(stuck_ws.writing.wait(), TIMEOUT)  # its sender waits on it now
+    url = f"{org.flows_url}/{flow['id']}"
+    async with connect(live_url, org.admin.token) as ws:
+        assert (await subscribe(ws, "q", "flows.get", orgId=org.id, flowId=flow["id"]))[
+            "version"
+        ] == 1
+        for i in range(10):
+            await client.patch(
+                url, headers=org.admin.headers, json={"ops": [{"op": "rename", "name": f"v{i}"}]}
+            )
+            update = await recv_for(ws, "q")  # the reader gets every change at once
+            assert update["version"] == i + 2 and update["value"]["name"] == f"v{i}"
+        # The stuck socket holds only the latest value it has not taken, never a backlog.
+        assert len(stuck.outbox) == 1 and stuck_ws.sends == 1
+        # Past its bound it is closed (4008): its write is stopped, what it held released.
+        for _ in range(stuck.outbox.max_frames + 1):
+            stuck.send({"type": "pong"})
+        assert stuck.closed and stuck.outbox.bytes == 0
+        assert await asyncio.wait_for(stuck_ws.closing, TIMEOUT) == CLOSE_TOO_SLOW
+        hub.disconnect(stuck)
+        assert stuck.sender is not None and stuck.closer is not None
+        await asyncio.wait([stuck.sender, stuck.closer], timeout=TIMEOUT)
+        assert stuck.sender.cancelled() and stuck.closer.done()
+        await client.patch(
+            url, headers=org.admin.headers, json={"ops": [{"op": "rename", "name": "last"}]}
+        )
+        assert (await recv_for(ws, "q"))["value"]["name"] == "last"

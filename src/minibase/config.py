@@ -68,17 +68,125 @@ class Settings(BaseSettings):
     master_key: SecretStr = Field(
         SecretStr(""),
         description=(
-            "Master key (base64, 32 bytes) for envelope encryption at rest. Reserved: this "
-            "release stores data unencrypted and does not read it yet."
+            "Master key (base64, 32 bytes) that wraps each organization's data key "
+            "(encryption at rest, docs/security.md). Empty: the key file `master.key` in the "
+            "data dir, created with mode 0600 at first start."
+        ),
+    )
+    master_keys_previous: SecretStr = Field(
+        SecretStr(""),
+        description=(
+            "Previous master keys (base64, comma-separated) still accepted to unwrap data "
+            "keys while `minibase keys rotate-master` re-wraps them under MINIBASE_MASTER_KEY."
+        ),
+    )
+    shred_list: str = Field(
+        "",
+        description=(
+            "File listing organizations whose data key was destroyed (crypto-shredding), "
+            "kept outside the database so a restored backup cannot bring a key back. "
+            "Empty: `shredded-orgs` in the data dir. Keep it with the master key."
+        ),
+    )
+    tls_cert: str = Field(
+        "",
+        description=(
+            "PEM certificate (chain) file: `minibase serve` then speaks HTTPS and WSS and "
+            "sends HSTS. Needs `MINIBASE_TLS_KEY`. Empty: plain HTTP (behind a proxy that "
+            "terminates TLS)."
+        ),
+    )
+    tls_key: str = Field("", description="PEM private key file of `MINIBASE_TLS_CERT`.")
+    backup_dir: str = Field(
+        "",
+        description=(
+            "Directory of `minibase backup` archives and of scheduled backups, each with a "
+            "status file; empty: `backups` in the data directory."
+        ),
+    )
+    backup_schedule: str = Field(
+        "",
+        description=(
+            "Cron expression (UTC) of automatic backups, e.g. `0 3 * * *`; each is "
+            "verified by a restore into a scratch target. Empty: no automatic backups."
+        ),
+    )
+    backup_keep: int = Field(
+        7, ge=1, description="Automatic backups kept in `MINIBASE_BACKUP_DIR`; older ones go."
+    )
+    instance_admins: str = Field(
+        "",
+        description=(
+            "Comma-separated emails of instance admins, who reach `/v1/admin/...` "
+            "(everyone else gets 404 there)."
+        ),
+    )
+    retention_interval_seconds: float = Field(
+        3600,
+        ge=0,
+        description=(
+            "How often each instance applies the organizations' retention settings "
+            "(`settings.retention`); 0: never."
+        ),
+    )
+    max_import_bytes: int = Field(
+        1024 * MIB,
+        ge=1024,
+        description=(
+            "Largest organization archive `POST /v1/orgs/import` accepts, in bytes (413 "
+            "above); it is spooled to a temporary file, never held in memory."
         ),
     )
     log_level: LogLevel = Field("info", description="Minimum level of the JSON log lines.")
+    prices: str = Field(
+        "",
+        description=(
+            "Prices of metered usage per plan, as JSON: plan -> item -> price per unit "
+            '(items `computeMs`, `run`, `storageByteDay`, `seat`), e.g. `{"pro": {"seat": 12}}`. '
+            "Plans and items left out keep the defaults (docs/insight.md)."
+        ),
+    )
+    metrics_token: SecretStr = Field(
+        SecretStr(""),
+        description=(
+            "Bearer token `GET /metrics` requires. Empty: `/metrics` is open (keep it "
+            "behind the network edge then)."
+        ),
+    )
     cors_origins: list[str] = Field(
         default_factory=list,
         description='Origins allowed by CORS, as a JSON list (`["https://app.example"]`).',
     )
     max_body_bytes: int = Field(
         5 * MIB, ge=1024, description="Largest accepted request body, in bytes (413 above)."
+    )
+    header_timeout_seconds: float = Field(
+        10,
+        gt=0,
+        description=(
+            "Time a client has to send a request's headers (from the moment the connection "
+            "opens, or the start of the next request on a kept-alive connection); 408 and "
+            "close after."
+        ),
+    )
+    body_timeout_seconds: float = Field(
+        30,
+        gt=0,
+        description=(
+            "Time a client has to send a request's whole body once its headers are in; "
+            "408 and close after."
+        ),
+    )
+    max_connections: int = Field(
+        1000,
+        ge=1,
+        description=(
+            "Most open connections (HTTP and WebSocket) one instance serves; one more is "
+            "answered 503 at once and closed."
+        ),
+    )
+    keepalive_seconds: int = Field(
+        5, ge=1, description="An idle kept-alive HTTP connection is closed after this many seconds."
     )
     max_flow_nodes: int = Field(5000, ge=1, description="Most nodes one flow may hold.")
     max_flow_edges: int = Field(20000, ge=1, description="Most edges one flow may hold.")
@@ -130,6 +238,22 @@ class Settings(BaseSettings):
             "disconnected with close code 4008."
         ),
     )
+    sync_queue_bytes: int = Field(
+        16 * MIB,
+        ge=64 * 1024,
+        description=(
+            "Bytes queued for one `/v1/sync` socket (only the latest value of each "
+            "subscription is kept); a client further behind is disconnected with 4008."
+        ),
+    )
+    sync_user_queue_bytes: int = Field(
+        64 * MIB,
+        ge=64 * 1024,
+        description=(
+            "Bytes queued for all the `/v1/sync` sockets of one user or API key together "
+            "on one instance; past it the socket that would pass it is closed with 4008."
+        ),
+    )
     sync_revalidate_seconds: float = Field(
         30, gt=0, description="How often every live socket's token is re-validated."
     )
@@ -144,6 +268,30 @@ class Settings(BaseSettings):
     collab_unload_seconds: float = Field(
         5.0, ge=0, description="A collab room stays loaded this long after its last client left."
     )
+    collab_awareness_max_clients: int = Field(
+        8, ge=1, description="Most Yjs client ids one collab socket may announce presence for."
+    )
+    collab_awareness_max_state_bytes: int = Field(
+        8192, ge=256, description="Largest awareness (presence) state of one client, in bytes."
+    )
+    collab_awareness_per_second: float = Field(
+        20.0,
+        gt=0,
+        description=(
+            "Awareness frames relayed per collab socket and second (bursts of twice that); "
+            "beyond it only the newest state is relayed, once the socket is within its rate."
+        ),
+    )
+    require_email_verification: bool = Field(
+        False,
+        description=(
+            "New accounts sign in only after following a link sent to their address "
+            "(through the invitation sender: the server log without SMTP)."
+        ),
+    )
+    email_verification_ttl_hours: float = Field(
+        48, gt=0, description="An email verification link expires this many hours after sending."
+    )
     smtp_url: str = Field(
         "",
         description=(
@@ -157,6 +305,81 @@ class Settings(BaseSettings):
         description="Base URL users reach this deployment at (used in invitation links).",
     )
 
+    run_in_server: Literal["auto", "always", "never"] = Field(
+        "auto",
+        description=(
+            "Whether `minibase serve` executes flow runs itself: `auto` on SQLite only "
+            "(on PostgreSQL, `minibase worker` processes execute them), `always`, `never`."
+        ),
+    )
+    worker_concurrency: int = Field(
+        4, ge=1, le=256, description="Runs one worker (or server) executes at once."
+    )
+    run_lease_seconds: float = Field(
+        30.0,
+        gt=0,
+        description=(
+            "A worker's hold on a run; renewed every third of it. A run whose worker died "
+            "is taken over by another this long after the last renewal."
+        ),
+    )
+    run_poll_seconds: float = Field(
+        1.0, gt=0, description="How often an idle worker looks for queued runs."
+    )
+    run_node_timeout_seconds: float = Field(
+        300.0, gt=0, description="Default time limit of one node (types and nodes may set theirs)."
+    )
+    run_time_limit_seconds: float = Field(
+        3600.0, gt=0, description="Longest a run may take; then it ends as `timed_out`."
+    )
+    run_max_output_bytes: int = Field(
+        1 * MIB, ge=1024, description="Largest output of one node, as JSON (the node fails above)."
+    )
+    run_schedules: bool = Field(
+        True,
+        description=(
+            "Whether this process fires cron schedules (any number of instances may: each "
+            "fire time starts one run)."
+        ),
+    )
+    schedule_poll_seconds: float = Field(
+        1.0,
+        gt=0,
+        description="Longest a scheduler sleeps before looking for schedules set elsewhere.",
+    )
+    webhook_allow_private: bool = Field(
+        False,
+        description=(
+            "Let outbound requests (the HTTP node, event webhooks) reach loopback, private "
+            "and link-local addresses. Off: such targets are refused."
+        ),
+    )
+
+    webhook_max_body_bytes: int = Field(
+        1 * MIB,
+        ge=1024,
+        description="Largest body `POST /v1/hooks/{webhookId}` accepts, in bytes (413 above).",
+    )
+    webhook_retry_base_seconds: float = Field(
+        30.0,
+        gt=0,
+        description=(
+            "First wait before an event webhook delivery is tried again; each later wait "
+            "doubles (with jitter, at most an hour)."
+        ),
+    )
+    webhook_retry_hours: float = Field(
+        24.0, gt=0, description="How long a failing event webhook delivery keeps being retried."
+    )
+    webhook_timeout_seconds: float = Field(
+        10.0, gt=0, le=120, description="Time limit of one event webhook delivery attempt."
+    )
+    webhook_poll_seconds: float = Field(
+        1.0,
+        gt=0,
+        description="Longest the delivery loop sleeps before looking for due event deliveries.",
+    )
+
     @model_validator(mode="after")
     def _fill_database_url(self) -> Settings:
         if not self.database_url:
@@ -165,6 +388,40 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _fill_backup_dir(self) -> Settings:
+        if not self.backup_dir:
+            object.__setattr__(self, "backup_dir", str(self.data_dir / "backups"))
+        if self.backup_schedule:
+            from croniter import croniter
+
+            if not croniter.is_valid(self.backup_schedule):
+                raise ValueError("MINIBASE_BACKUP_SCHEDULE is not a cron expression")
+        return self
+
+    @model_validator(mode="after")
+    def _check_prices(self) -> Settings:
+        if self.prices.strip():
+            import json
+
+            try:
+                data = json.loads(self.prices)
+            except json.JSONDecodeError:
+                raise ValueError("MINIBASE_PRICES is not JSON") from None
+            if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+                raise ValueError("MINIBASE_PRICES must be a JSON object: plan -> item -> price")
+        return self
+
+    @model_validator(mode="after")
+    def _check_tls_pair(self) -> Settings:
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ValueError("MINIBASE_TLS_CERT and MINIBASE_TLS_KEY go together: set both")
+        return self
+
+    @property
+    def tls_enabled(self) -> bool:
+        return bool(self.tls_cert)
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
@@ -172,6 +429,13 @@ class Settings(BaseSettings):
     @property
     def is_postgres(self) -> bool:
         return self.database_url.startswith("postgresql")
+
+    @property
+    def runs_in_server(self) -> bool:
+        """Whether ``minibase serve`` executes flow runs (see ``run_in_server``)."""
+        if self.run_in_server == "auto":
+            return self.is_sqlite
+        return self.run_in_server == "always"
 
 
 def describe_settings() -> list[tuple[str, str, str]]:

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from minibase.config import Settings
-from minibase.realtime.bus import EventBus
+from minibase.domain.events import EventBus
+from minibase.services.engine_host import EngineHost
 from minibase.services.flow_saves import FlowSaves
 from minibase.services.invitation_delivery import InvitationSender, LogInvitationSender
 from minibase.store.database import Database
 from minibase.store.unit_of_work import Store
-
-if TYPE_CHECKING:
-    from minibase.collab.rooms import RoomManager
 
 
 @dataclass(slots=True)
@@ -25,7 +23,12 @@ class AppContext:
     saves: FlowSaves
     """Flow saves (``PUT``), written in batches (``services/flow_saves.py``)."""
     hub: Any = None
-    """The live-query hub (:class:`minibase.realtime.hub.LiveQueryHub`)."""
+    """The live-query hub (:class:`minibase.realtime.hub.LiveQueryHub`), set by the
+    lifespan; typed loosely because api and http, which import this module, sit beside
+    realtime, not above it."""
     invitation_sender: InvitationSender = field(default_factory=LogInvitationSender)
-    collab: RoomManager | None = None
-    """The collab rooms (``apply_flow`` for REST writes), set by the lifespan."""
+    collab: Any = None
+    """The collab rooms (:class:`minibase.collab.rooms.RoomManager`), set by the lifespan
+    (typed loosely for the same reason as ``hub``)."""
+    engine: EngineHost | None = None
+    """The flow engine (node types, and the run worker where this process runs one)."""

@@ -23,6 +23,8 @@ class MinibaseError(Exception):
         headers: dict[str, str] | None = None,
     ) -> None:
         self.message = message or self.default_message
+        self.audited = False
+        """True once the refusal is in its org's audit log (so it is not recorded twice)."""
         self.details: dict[str, Any] = details or {}
         self.headers: dict[str, str] = headers or {}
         super().__init__(self.message)
@@ -73,6 +75,14 @@ class MethodNotAllowed(MinibaseError):
     default_message = "This method is not allowed here."
 
 
+class RequestTimeout(MinibaseError):
+    """The client did not send its headers or body in time (``http/server_limits.py``)."""
+
+    status = 408
+    code = "request_timeout"
+    default_message = "The request was not received in time."
+
+
 class Conflict(MinibaseError):
     status = 409
     code = "conflict"
@@ -98,6 +108,22 @@ class ValidationFailed(MinibaseError):
 
     def __init__(self, fields: list[dict[str, Any]], message: str | None = None) -> None:
         super().__init__(message, {"fields": fields})
+
+
+class InvalidArchive(MinibaseError):
+    """A backup or export archive that is truncated, tampered with or undecryptable."""
+
+    status = 422
+    code = "invalid_archive"
+    default_message = "The archive is truncated, damaged or cannot be decrypted."
+
+
+class UnsupportedFormat(MinibaseError):
+    """An archive (or requested format) this release cannot read or write."""
+
+    status = 422
+    code = "unsupported_format"
+    default_message = "This format or format version is not supported."
 
 
 class PreconditionRequired(MinibaseError):
@@ -126,3 +152,12 @@ class ServiceUnavailable(MinibaseError):
 
 class StartupError(MinibaseError):
     """A problem that stops ``minibase serve`` before it listens (reported in one line)."""
+
+
+class Undecryptable(MinibaseError):
+    """Data at rest that does not decrypt: its org's data key is gone (shredded) or does
+    not unwrap under this instance's master keys, or the value was moved or altered."""
+
+    status = 500
+    code = "undecryptable"
+    default_message = "Stored data could not be decrypted."

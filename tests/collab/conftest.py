@@ -11,7 +11,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from minibase.app import create_app
-from minibase.collab.room import CollabOptions
+from minibase.collab.options import CollabOptions
 from minibase.collab.rooms import RoomManager
 from minibase.config import Settings
 from minibase.store.unit_of_work import Store

@@ -7,8 +7,8 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from minibase.collab.interfaces import CollabAccess, FlowJSON, RestChanges
-from minibase.collab.rules import Limits
+from minibase.domain.collab import CollabAccess, Limits, RestChanges
+from minibase.domain.flow_json import FlowJSON
 from minibase.domain.principal import SYSTEM, Principal
 from minibase.domain.roles import Role
 from minibase.errors import Forbidden, NotFound, Unauthenticated
@@ -56,6 +56,7 @@ class MemoryBridge:
         self.flows: dict[tuple[str, str], FlowJSON] = {}
         self.changes: list[tuple[str, str, FlowJSON, Principal]] = []
         self.changed = asyncio.Event()
+        self._changes_grew = asyncio.Condition()
 
     async def load(self, org_id: str, flow_id: str) -> FlowJSON:
         try:
@@ -69,6 +70,17 @@ class MemoryBridge:
         self.flows[(org_id, flow_id)] = copy.deepcopy(flow_json)
         self.changes.append((org_id, flow_id, copy.deepcopy(flow_json), author))
         self.changed.set()
+        async with self._changes_grew:
+            self._changes_grew.notify_all()
+
+    async def wait_changes(self, count: int, within: float = 5.0) -> None:
+        """Wait until ``on_change`` has been called ``count`` times in all."""
+
+        async def waiter() -> None:
+            async with self._changes_grew:
+                await self._changes_grew.wait_for(lambda: len(self.changes) >= count)
+
+        await asyncio.wait_for(waiter(), within)
 
     async def rest_changes(self, org_id: str, flow_id: str) -> RestChanges | None:
         return None  # the dict only ever holds what the rooms wrote

@@ -106,3 +106,37 @@ def test_edge_index() -> None:
     f.edges["e"] = {"id": "e", "source": "n10", "target": "n2"}
     f.refresh()
     assert f.edges_of("n1") == set() and f.edges_of("n10") == {"e"}
+
+
+def test_a_change_inside_an_entry_refreshes_only_that_key_and_equals_a_full_read() -> None:
+    from pycrdt import Array
+
+    from minibase.collab.flow_doc import UNREPRESENTABLE
+
+    f = FlowDoc()
+    f.apply_flow(FLOW)
+    client: Doc[Any] = Doc()
+    client.apply_update(f.doc.get_update())
+    entry = client.get("nodes", type=Map)["n2"]
+
+    def send(change: Any) -> None:
+        before = client.get_state()
+        change()
+        f.doc.apply_update(client.get_update(before))
+        f.refresh()
+        # The cached view equals what reading every entry afresh gives.
+        assert f.node_view.values == replica(f).node_view.values
+
+    send(lambda: entry.__setitem__("position", {"x": 7.0, "y": 8.5}))  # a drag
+    assert f.node_view.values["n2"]["position"] == {"x": 7, "y": 8.5}
+    send(lambda: entry["data"].__setitem__("label", "renamed"))  # deeper: inside data
+    send(lambda: entry["data"].__setitem__("tags", Array(["a"])))
+    send(lambda: entry["data"]["tags"].append("b"))  # deeper still: an array in data
+    assert f.node_view.values["n2"]["data"]["tags"] == ["a", "b"]
+    send(lambda: entry.__setitem__("width", 120))  # a new key
+    send(lambda: entry.pop("width"))  # a removed key
+    assert "width" not in f.node_view.values["n2"]
+    send(lambda: entry.__setitem__("bad\x00key", 1))  # what REST refuses: the whole entry
+    assert f.node_view.values["n2"] == UNREPRESENTABLE
+    send(lambda: entry.pop("bad\x00key"))
+    assert f.node_view.values["n2"]["data"]["label"] == "renamed"

@@ -6,17 +6,20 @@ import asyncio
 import contextlib
 from typing import Any
 
+import pytest
 from pycrdt import Doc, Map
 
 from minibase.collab import protocol
+from minibase.collab.client import Client
 from minibase.collab.flow_doc import FlowDoc
-from minibase.collab.interfaces import CollabAccess
-from minibase.collab.persistence import CollabStore
-from minibase.collab.room import Client, CollabOptions, Room
+from minibase.collab.options import CollabOptions
+from minibase.collab.room import Room
 from minibase.collab.rooms import RoomManager
 from minibase.config import Settings
+from minibase.domain.collab import CollabAccess
 from minibase.domain.principal import Principal
 from minibase.domain.roles import Role
+from minibase.store.collab_log import CollabStore
 from minibase.store.database import Database
 from minibase.store.unit_of_work import Store
 from tests.collab.fakes import MemoryBridge, create_flow, node
@@ -103,6 +106,71 @@ async def test_client_joins_broadcast_only_after_its_sync_step1() -> None:
     doc: Doc[Any] = Doc()
     doc.apply_update(step2.update)
     assert "x" in doc.get("nodes", type=Map)
+
+
+class StuckTransport(FakeTransport):
+    """A peer that never reads: its first write waits forever (full socket buffers)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writing = asyncio.Event()
+        self.closing = asyncio.Event()
+
+    async def send_bytes(self, data: bytes) -> None:
+        self.writing.set()
+        await asyncio.Event().wait()
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None:
+        self.closed = (code, reason)
+        self.closing.set()
+        await asyncio.Event().wait()  # the close frame is not taken either
+
+
+async def test_a_reader_that_never_reads_costs_the_others_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from minibase.collab import client as client_module
+    from minibase.collab.client import CLOSE_TOO_SLOW
+
+    monkeypatch.setattr(client_module, "CLOSE_TIMEOUT", 0.2)
+
+    room = Room("org", "flow", FlowDoc(), options=CollabOptions(), persistence=None, bridge=None)
+    writer, _ = make_client()
+    readers = [make_client() for _ in range(3)]
+    stuck_t = StuckTransport()
+    stuck = Client(stuck_t, EDITOR, max_queued=1000, max_queued_bytes=4096)
+    stuck.start()
+    for client in (writer, stuck, *(c for c, _ in readers)):
+        room.join(client)
+        room.receive(client, protocol.sync_step1(b"\x00"))
+    await asyncio.wait_for(stuck_t.writing.wait(), 5)  # its writer waits on the socket now
+    doc: Doc[Any] = Doc()
+    edits = 0
+    while not stuck.closed:
+        edits += 1
+        assert edits < 1000, "the stuck client was never closed"
+        room.receive(writer, protocol.sync_update(edit(doc, f"n{edits}-" + "x" * 200)))
+        await asyncio.wait_for(room.drain(), 5)
+    # Closed as too slow, what it had waiting dropped at once, its write stopped.
+    assert stuck.queued_bytes == 0
+    await asyncio.wait_for(stuck_t.closing.wait(), 5)
+    assert stuck_t.closed == (CLOSE_TOO_SLOW, "client too slow")
+    for _ in range(20):  # the others go on getting every edit
+        edits += 1
+        room.receive(writer, protocol.sync_update(edit(doc, f"n{edits}")))
+        await asyncio.wait_for(room.drain(), 5)
+    for _ in range(100):
+        if all(len(t.frames) >= edits + 2 for _, t in readers):
+            break
+        await asyncio.sleep(0)
+    for _, transport in readers:
+        check: Doc[Any] = Doc()
+        for message in transport.messages():
+            if isinstance(message, protocol.SyncStep2 | protocol.SyncUpdate):
+                check.apply_update(message.update)
+        assert len(check.get("nodes", type=Map)) == edits
+    room.leave(stuck)
+    await asyncio.wait_for(stuck.stop(), 10)
 
 
 async def test_viewer_is_denied_once_and_nothing_applied() -> None:
@@ -240,13 +308,12 @@ async def test_unloaded_room_releases_its_document(settings: Settings) -> None:
             if manager.loaded(org, flow) is None:
                 break
             await asyncio.sleep(0.01)
-        await asyncio.sleep(0.05)
+        await manager.close()  # waits for the unload task
         await client.stop()
         del client
         gc.collect()
         assert manager.room_count == 0
         assert room_ref() is None and doc_ref() is None
-        await manager.close()
     finally:
         await database.close()
 
@@ -332,16 +399,21 @@ async def test_on_change_is_throttled_and_split_by_author() -> None:
     for key in ("a1", "a2", "a3"):
         room.receive(alice, protocol.sync_update(edit(doc, key)))
     room.receive(bob, protocol.sync_update(edit(doc, "b1")))  # another author: alice's go now
-    await asyncio.sleep(0.15)
+    await bridge.wait_changes(2)
     authors = [change[3].id for change in bridge.changes]
     assert authors == ["u1", "u2"]
     assert [n["id"] for n in bridge.changes[0][2]["nodes"]] == ["a1", "a2", "a3"]
     assert [n["id"] for n in bridge.changes[1][2]["nodes"]] == ["a1", "a2", "a3", "b1"]
-    # REST writes never come back through on_change.
+    # REST writes never come back through on_change: the next hand-over after one is
+    # alice's next edit, which already holds the REST write.
     await room.apply_flow({"name": "G", "nodes": [], "edges": []}, EDITOR.principal)
-    await asyncio.sleep(0.1)
-    assert len(bridge.changes) == 2
+    room.receive(alice, protocol.sync_update(edit(Doc(), "a4")))
+    await bridge.wait_changes(3)
     await room.close()
+    assert len(bridge.changes) == 3
+    assert bridge.changes[2][3].id == "u1"
+    assert bridge.changes[2][2]["name"] == "G"
+    assert [n["id"] for n in bridge.changes[2][2]["nodes"]] == ["a4"]
 
 
 class FailingStore(CollabStore):
@@ -441,3 +513,70 @@ async def test_unload_flow_closes_clients_and_apply_flow_loads_rooms(settings: S
         await manager.close()
     finally:
         await database.close()
+
+
+class RefusingBridge(MemoryBridge):
+    """REST that refuses every hand-over with ``error``."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__()
+        self.error = error
+        self.refusals = 0
+
+    async def on_change(
+        self, org_id: str, flow_id: str, flow_json: dict[str, Any], author: Principal
+    ) -> None:
+        self.refusals += 1
+        self.changed.set()
+        raise self.error
+
+
+async def test_a_refused_hand_over_is_taken_back_and_its_author_told() -> None:
+    from minibase.errors import QuotaExceeded
+
+    bridge = RefusingBridge(QuotaExceeded("storageQuota", 100, 90, 20))
+    bridge.flows[("org", "flow")] = {"name": "F", "nodes": [], "edges": []}
+    flow_doc = FlowDoc()
+    flow_doc.apply_flow(bridge.flows[("org", "flow")])
+    room = Room(
+        "org",
+        "flow",
+        flow_doc,
+        options=CollabOptions(materialize_delay=0.01),
+        persistence=None,
+        bridge=bridge,
+    )
+    author, transport = make_client()
+    room.join(author)
+    room.receive(author, protocol.sync_step1(b"\x00"))
+    room.receive(author, protocol.sync_update(edit(Doc(), "big")))
+    await asyncio.wait_for(bridge.changed.wait(), 5)
+    await room.close()  # waits for the hand-over task, which takes the edit back
+    await author.stop()
+    assert room.flow.materialize()["nodes"] == []
+    notes = [m.payload for m in transport.messages() if isinstance(m, protocol.Notification)]
+    assert (notes[-1]["type"], notes[-1]["code"]) == ("edit_refused", "quota_exceeded")
+
+
+async def test_a_failed_hand_over_is_logged_and_the_room_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from minibase.errors import ServiceUnavailable
+
+    bridge = RefusingBridge(ServiceUnavailable("database down"))
+    room = Room(
+        "org",
+        "flow",
+        FlowDoc(),
+        options=CollabOptions(materialize_delay=0.01),
+        persistence=None,
+        bridge=bridge,
+    )
+    author, _ = make_client()
+    room.join(author)
+    room.receive(author, protocol.sync_update(edit(Doc(), "kept")))
+    await asyncio.wait_for(bridge.changed.wait(), 5)
+    await room.close()  # waits for the hand-over task
+    await author.stop()
+    assert "kept" in room.flow.nodes and bridge.refusals >= 1  # not taken back
+    assert any(r.getMessage() == "materializing a collab flow failed" for r in caplog.records)

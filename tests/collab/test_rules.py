@@ -5,7 +5,8 @@ from typing import Any
 from pycrdt import Doc, Map
 
 from minibase.collab.flow_doc import FlowDoc
-from minibase.collab.rules import Limits, enforce
+from minibase.collab.rules import enforce
+from minibase.domain.collab import Limits
 from tests.collab.fakes import edge, node
 
 BASE = {"name": "F", "nodes": [node("a"), node("b")], "edges": [edge("ab", "a", "b")]}

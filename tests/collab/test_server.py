@@ -11,8 +11,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from minibase.collab import protocol
-from minibase.collab.persistence import CollabStore
 from minibase.domain.roles import Role
+from minibase.store.collab_log import CollabStore
 from tests.collab.conftest import CollabServer
 from tests.collab.fakes import create_flow, edge, node
 from tests.collab.yclient import YClient
@@ -98,7 +98,7 @@ async def test_viewer_updates_are_refused_and_socket_stays_open(collab: CollabSe
         await viewer.wait_for(lambda: viewer.nodes["a"]["type"] == "special")
         assert "x" not in editor.nodes
         assert "x" not in (await collab.manager.materialized(org, flow))["nodes"]
-        await asyncio.sleep(0.05)
+        await viewer.round_trip()
         assert viewer.denied == ["read-only"]
 
 
@@ -204,8 +204,8 @@ async def test_malformed_frame_closes_only_that_socket(collab: CollabServer) -> 
                 while True:
                     await asyncio.wait_for(bad2.recv(), 5)
             assert bad2.close_code == 1002
-        good.nodes["still"] = Map({"id": "still", "type": "default", "position": {"x": 0, "y": 0}})
-        await asyncio.sleep(0.1)
+        still = Map({"id": "still", "type": "default", "position": {"x": 0, "y": 0}})
+        await good.edit(lambda: good.nodes.__setitem__("still", still))
         assert "still" in (await collab.manager.materialized(org, flow))["nodes"][-1]["id"]
 
 
@@ -213,8 +213,8 @@ async def test_rest_write_reaches_editors(collab: CollabServer) -> None:
     org, flow = await _setup(collab)
     collab.authorizer.add("t", org)
     async with YClient(collab.url(org, flow, "t")) as c1:
-        c1.nodes["plain"] = {"id": "plain", "type": "default", "position": {"x": 0, "y": 0}}
-        await asyncio.sleep(0.1)
+        plain = {"id": "plain", "type": "default", "position": {"x": 0, "y": 0}}
+        await c1.edit(lambda: c1.nodes.__setitem__("plain", plain))
         live = await collab.manager.materialized(org, flow)
         changed = {
             **live,
@@ -230,3 +230,80 @@ async def test_rest_write_reaches_editors(collab: CollabServer) -> None:
         assert c1.nodes["a"]["data"]["label"] == "hi"
         assert isinstance(c1.nodes["plain"], dict)  # the client's form is kept
         assert await collab.manager.apply_flow(org, flow, changed, principal) == b""
+
+
+async def _never_reading_socket(url: str) -> asyncio.StreamWriter:
+    """A raw WebSocket that joins the broadcast (sync step 1) and then never reads."""
+    import base64
+    import os
+    import socket
+    import struct
+
+    host_port, _, path = url.removeprefix("ws://").partition("/")
+    host, port = host_port.split(":")
+    raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # fills fast
+    raw.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(raw, (host, int(port)))
+    reader, writer = await asyncio.open_connection(sock=raw)
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write(
+        f"GET /{path} HTTP/1.1\r\nHost: {host_port}\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    payload = protocol.sync_step1(b"\x00")
+    mask = os.urandom(4)
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    writer.write(struct.pack("!BB", 0x82, 0x80 | len(payload)) + mask + masked)
+    return writer  # never read from again
+
+
+async def test_a_reader_that_never_reads_is_dropped_and_the_others_go_on(
+    settings: Any,
+) -> None:
+    from minibase.collab.client import CLOSE_TOO_SLOW
+    from minibase.collab.options import CollabOptions
+    from tests.collab.conftest import start_server
+
+    options = CollabOptions(
+        unload_delay=0.05, materialize_delay=0.05, max_queued_frames=64, max_queued_bytes=256 * 1024
+    )
+    server, task, collab = await start_server(settings, options)
+    try:
+        org, flow = await _setup(collab)
+        collab.authorizer.add("t", org)
+        async with (
+            YClient(collab.url(org, flow, "t")) as writer,
+            YClient(collab.url(org, flow, "t")) as reader,
+        ):
+            never_reads = await _never_reading_socket(collab.url(org, flow, "t"))
+            port = never_reads.get_extra_info("sockname")[1]
+            room = collab.manager.loaded(org, flow)
+            assert room is not None
+
+            def stuck() -> Any:
+                return next((c for c in room.clients if c.transport.client.port == port), None)
+
+            def big(n: int) -> None:
+                writer.nodes["a"]["data"]["x"] = "y" * 32_000 + str(n)
+
+            # Every edit (~32 KB) also goes to the socket that never reads: its buffers
+            # fill, then its queue, and it is dropped; each edit waits for its own echo.
+            edits = 0
+            while (slow := stuck()) is None or not slow.closed:
+                edits += 1
+                assert edits < 2000, "the reader that never reads was never dropped"
+                await writer.edit(lambda n=edits: big(n))
+            assert slow.close_code == CLOSE_TOO_SLOW
+            assert slow.queued_bytes == 0  # what it had waiting went at once
+            for _ in range(5):  # the others go on, at once
+                edits += 1
+                await writer.edit(lambda n=edits: writer.nodes["b"]["data"].__setitem__("n", n))
+            await reader.wait_for(lambda: reader.nodes["b"]["data"]["n"] == edits)
+            assert reader.materialize() == writer.materialize()
+            never_reads.close()
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 20)

@@ -111,6 +111,34 @@ class YClient:
 
         await asyncio.wait_for(waiter(), within)
 
+    async def edit(self, change: Callable[[], object], within: float = 5.0) -> None:
+        """Make a local change and wait for the next update the server broadcasts back.
+
+        The server broadcasts an update to its author too, after storing it, so with one
+        writer in the room the change is then stored and in the server's document.
+        """
+        seen = len(self.frames)
+        change()
+
+        def echoed() -> bool:
+            return any(frame[:2] == b"\x00\x02" for frame in self.frames[seen:])
+
+        await self.wait_for(echoed, within)
+
+    async def round_trip(self, within: float = 5.0) -> None:
+        """Ask for the awareness states and wait for the answer.
+
+        The server handles a socket's frames in order, so everything it answers to
+        frames sent before has arrived by then.
+        """
+        seen = len(self.frames)
+        await self.send(protocol.query_awareness())
+
+        def answered() -> bool:
+            return any(frame[:1] == b"\x01" for frame in self.frames[seen:])
+
+        await self.wait_for(answered, within)
+
     def materialize(self) -> dict[str, Any]:
         return self.flow.materialize()
 

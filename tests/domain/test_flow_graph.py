@@ -31,13 +31,23 @@ def fields_of(exc: pytest.ExceptionInfo[ValidationFailed]) -> dict[str, str]:
 
 
 def test_valid_flow_is_returned_with_unknown_fields_and_key_order_kept() -> None:
-    n = {"zeta": 1, "id": "a", "position": {"y": 2, "x": 1, "z": 0}, "type": "t", "selected": True}
+    n = {"zeta": 1, "id": "a", "position": {"y": 2, "x": 1, "z": 0}, "type": "t", "hidden": True}
     e = {"target": "a", "animated": True, "source": "a", "id": "e", "sourceHandle": None}
     out = validate_flow({"name": "F", "nodes": [n], "edges": [e]})
     assert out == {"name": "F", "nodes": [n], "edges": [e]}
-    assert list(out["nodes"][0]) == ["zeta", "id", "position", "type", "selected"]
+    assert list(out["nodes"][0]) == ["zeta", "id", "position", "type", "hidden"]
     assert list(out["edges"][0]) == ["target", "animated", "source", "id", "sourceHandle"]
     assert out["nodes"][0] is n
+
+
+def test_view_only_fields_are_dropped() -> None:
+    n = {**node("a"), "selected": True, "dragging": False}
+    e = {"id": "e", "source": "a", "target": "a", "selected": True}
+    nodes, edges = [n], [e]
+    out = validate_flow({"nodes": nodes, "edges": edges})
+    assert out["nodes"] == [node("a")]
+    assert out["edges"] == [{"id": "e", "source": "a", "target": "a"}]
+    assert nodes == [n] and "selected" in n  # the request's objects are left alone
 
 
 def test_normalization_fills_lists_keeps_data_absent_and_drops_other_keys() -> None:

@@ -1,8 +1,8 @@
 // Stock y-websocket providers doing random edits with random disconnects, for the
 // randomized convergence test. Usage:
 //   node random_clients.mjs <ws://host:port/v1/collab/ORG> <flowId> <token> <clients> <rounds> <seed> [2|3]
-// After its rounds it waits for a line on stdin (the Python side is done too), then for
-// every provider to be connected, synced and quiet, and prints the common document.
+// After its rounds it prints "edited", then answers each "report" line on stdin with the
+// providers' common document and state vector, once they are connected, synced and agree.
 import * as Y from 'yjs'
 import WebSocket from 'ws'
 import { createInterface } from 'node:readline'
@@ -12,7 +12,7 @@ import { WebsocketProvider as WebsocketProvider3 } from 'y-websocket-v3'
 const [serverUrl, flowId, token, count, rounds, seed, major = '2'] = process.argv.slice(2)
 const WebsocketProvider = major === '3' ? WebsocketProvider3 : WebsocketProvider2
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
-setTimeout(() => { console.error('timeout'); process.exit(1) }, 60000).unref()
+setTimeout(() => { console.error('timeout'); process.exit(1) }, 180000).unref()
 
 // mulberry32: a small seeded PRNG, so a failing run can be replayed.
 let s = Number(seed) >>> 0
@@ -97,20 +97,28 @@ for (let step = 0; step < Number(rounds); step++) {
   await sleep(Math.floor(random() * 20))
 }
 
-await new Promise((resolve) => createInterface({ input: process.stdin }).once('line', resolve))
-let last = ''
-let stableSince = Date.now()
-for (;;) {
-  await sleep(50)
-  const states = clients.map(state)
-  const same = allSynced() && states.every((x) => x === states[0])
-  if (!same || states[0] !== last) {
-    last = same ? states[0] : ''
-    stableSince = Date.now()
-  } else if (Date.now() - stableSince > 500) {
-    break
+// Done editing: say so, then answer each "report" line with the providers' common
+// document and state vector once they agree (the Python side decides when everyone,
+// the server included, has converged); "exit" ends.
+process.stdout.write('edited\n')
+const stateVector = (client) => {
+  const sv = Y.decodeStateVector(Y.encodeStateVector(client.doc))
+  return Object.fromEntries([...sv.entries()].map(([id, clock]) => [String(id), clock]))
+}
+const lines = createInterface({ input: process.stdin })
+for await (const line of lines) {
+  if (line === 'exit') break
+  for (;;) {
+    const states = clients.map(state)
+    if (allSynced() && states.every((x) => x === states[0])) {
+      const svs = clients.map((c) => JSON.stringify(canonical(stateVector(c))))
+      if (svs.every((x) => x === svs[0])) {
+        process.stdout.write(JSON.stringify({ state: JSON.parse(states[0]), sv: JSON.parse(svs[0]) }) + '\n')
+        break
+      }
+    }
+    await sleep(20)
   }
 }
-process.stdout.write(last + '\n')
 clients.forEach((c) => c.provider.destroy())
 process.exit(0)

@@ -60,9 +60,14 @@ async def test_three_stock_providers_converge(settings: Settings, y_websocket_ma
             raise
         assert proc.returncode == 0, err.decode()
         result = json.loads(out)
-        await asyncio.sleep(0.1)
-        server_flow = await collab.manager.materialized(org, flow)
         client_flow = result["flow"]
+        # The clients' last edits may still be on their way to the server: wait for them.
+        async with asyncio.timeout(10):
+            while True:
+                server_flow = await collab.manager.materialized(org, flow)
+                if _by_id(server_flow["nodes"]) == client_flow["nodes"]:
+                    break
+                await asyncio.sleep(0.02)  # a poll of an exact condition, under a deadline
         assert server_flow["name"] == client_flow["name"] == "Edited together"
         assert _by_id(server_flow["nodes"]) == client_flow["nodes"]
         assert _by_id(server_flow["edges"]) == client_flow["edges"]
@@ -80,12 +85,13 @@ async def test_three_stock_providers_converge(settings: Settings, y_websocket_ma
         assert [n["id"] for n in result["viewer"]["nodes"] if n["id"] != "v"] == [
             n["id"] for n in client_flow["nodes"]
         ]
-        # Materialized into the REST flow (debounced on_change).
-        for _ in range(100):
-            if collab.bridge.changes and len(collab.bridge.flows[(org, flow)]["nodes"]) == 16:
-                break
-            await asyncio.sleep(0.05)
-        assert _by_id(collab.bridge.flows[(org, flow)]["nodes"]) == client_flow["nodes"]
+        # Materialized into the REST flow (debounced on_change): a materialization of an
+        # earlier state may come first, so wait for the final one under a deadline.
+        async with asyncio.timeout(10):
+            while True:
+                if _by_id(collab.bridge.flows[(org, flow)]["nodes"]) == client_flow["nodes"]:
+                    break
+                await asyncio.sleep(0.02)  # a poll of an exact condition, under a deadline
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, 20)

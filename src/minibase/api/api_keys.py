@@ -8,13 +8,14 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import Field
 from starlette.responses import Response
 
-from minibase.api.deps import OrgAccess, app_context, require
+from minibase.api.deps import OrgAccess, Require, app_context
 from minibase.api.schemas import Body
+from minibase.api.shapes import IN_ORG, WRITE
 from minibase.domain.roles import Action, Role
 from minibase.http.responses import json_response
 from minibase.services import api_keys
 
-router = APIRouter(prefix="/v1/orgs/{orgId}/api-keys", tags=["api keys"])
+router = APIRouter(prefix="/v1/orgs/{orgId}/api-keys", tags=["api keys"], responses=IN_ORG)
 
 KeyId = Annotated[str, Path(alias="keyId", min_length=1, max_length=64)]
 
@@ -24,11 +25,13 @@ class CreateKeyBody(Body):
     role: Role
 
 
-@router.post("", status_code=201, summary="Create an API key; the key is shown only here")
+@router.post(
+    "", status_code=201, summary="Create an API key; the key is shown only here", responses=WRITE
+)
 async def create_api_key(
     body: CreateKeyBody,
     request: Request,
-    access: Annotated[OrgAccess, Depends(require(Action.API_KEYS_MANAGE))],
+    access: Annotated[OrgAccess, Depends(Require(Action.API_KEYS_MANAGE))],
 ) -> Response:
     created = await api_keys.create_api_key(
         app_context(request).store,
@@ -44,7 +47,7 @@ async def create_api_key(
 @router.get("", summary="API keys (never the keys themselves)")
 async def list_api_keys(
     request: Request,
-    access: Annotated[OrgAccess, Depends(require(Action.API_KEYS_MANAGE))],
+    access: Annotated[OrgAccess, Depends(Require(Action.API_KEYS_MANAGE))],
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Response:
@@ -58,7 +61,7 @@ async def list_api_keys(
 async def revoke_api_key(
     request: Request,
     key_id: KeyId,
-    access: Annotated[OrgAccess, Depends(require(Action.API_KEYS_MANAGE))],
+    access: Annotated[OrgAccess, Depends(Require(Action.API_KEYS_MANAGE))],
 ) -> Response:
     await api_keys.revoke_api_key(
         app_context(request).store, access.org_id, access.principal, key_id, access.meta

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import Field
@@ -10,18 +10,23 @@ from starlette.background import BackgroundTask
 from starlette.responses import Response
 
 from minibase.api.deps import app_context, current_principal, current_user, request_meta
-from minibase.api.schemas import EMAIL_PATTERN, Body
+from minibase.api.schemas import Body
+from minibase.api.shapes import SIGNED_IN, WRITE
 from minibase.auth.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from minibase.domain.emails import MAX_EMAIL_LENGTH
 from minibase.domain.principal import Principal
 from minibase.http.errors import error_response
 from minibase.http.responses import json_response
-from minibase.services import accounts
+from minibase.services import accounts, email_verification
 
-router = APIRouter(prefix="/v1", tags=["auth"])
+router = APIRouter(prefix="/v1", tags=["auth"], responses=SIGNED_IN)
 
 
 class SignupBody(Body):
-    email: str = Field(pattern=EMAIL_PATTERN, max_length=320)
+    email: str = Field(
+        max_length=MAX_EMAIL_LENGTH,
+        description="Normalized (NFKC, case-folded); invisible characters are refused.",
+    )
     password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)
     name: str | None = Field(None, max_length=200)
 
@@ -37,16 +42,69 @@ class LoginBody(Body):
     password: str = Field(max_length=MAX_PASSWORD_LENGTH)
 
 
-@router.post("/auth/signup", status_code=201, summary="Create an account and sign in")
+class TokenBody(Body):
+    token: str = Field(min_length=1, max_length=200)
+
+
+class EmailBody(Body):
+    email: str = Field(max_length=MAX_EMAIL_LENGTH)
+
+
+@router.post(
+    "/auth/signup",
+    status_code=201,
+    summary=(
+        "Create an account and sign in (with MINIBASE_REQUIRE_EMAIL_VERIFICATION: "
+        "token null, a verification link is sent)"
+    ),
+    responses=WRITE,
+)
 async def signup(body: SignupBody, request: Request) -> Response:
     ctx = app_context(request)
     signed_in = await accounts.signup(
-        ctx.store, ctx.settings, body.email, body.password, body.name, request_meta(request)
+        ctx.store,
+        ctx.settings,
+        body.email,
+        body.password,
+        body.name,
+        request_meta(request),
+        ctx.invitation_sender,
     )
-    return json_response({"user": signed_in.user, "token": signed_in.token}, status_code=201)
+    answer: dict[str, Any] = {"user": signed_in.user, "token": signed_in.token}
+    if signed_in.token is None:
+        answer["verificationSent"] = True
+    return json_response(answer, status_code=201)
 
 
-@router.post("/auth/login", summary="Sign in: a new session token")
+@router.post(
+    "/auth/verify-email",
+    summary="Use an email verification link's token (once): the address is verified, signed in",
+    responses=WRITE,
+)
+async def verify_email(body: TokenBody, request: Request) -> Response:
+    ctx = app_context(request)
+    user_id = await email_verification.verify(ctx.store, body.token)
+    signed_in = await accounts.sign_in_verified(
+        ctx.store, ctx.settings, user_id, request_meta(request)
+    )
+    return json_response({"user": signed_in.user, "token": signed_in.token})
+
+
+@router.post(
+    "/auth/resend-verification",
+    status_code=202,
+    summary="Send a new verification link (always 202: reveals no account)",
+    responses=WRITE,
+)
+async def resend_verification(body: EmailBody, request: Request) -> Response:
+    ctx = app_context(request)
+    await accounts.resend_verification(
+        ctx.store, ctx.settings, ctx.invitation_sender, body.email, request_meta(request)
+    )
+    return Response(status_code=202)
+
+
+@router.post("/auth/login", summary="Sign in: a new session token", responses=WRITE)
 async def login(body: LoginBody, request: Request) -> Response:
     ctx = app_context(request)
     try:
@@ -72,6 +130,7 @@ async def logout(
     "/auth/password",
     status_code=204,
     summary="Change the password; other sessions end unless endOtherSessions is false",
+    responses=WRITE,
 )
 async def change_password(
     body: PasswordBody,

@@ -1,18 +1,23 @@
 """Request dependencies shared by the routers: who is calling, and may they.
 
-Every org-scoped route declares exactly one :func:`require` dependency naming the
+Every org-scoped route declares exactly one :class:`Require` dependency naming the
 :class:`~minibase.domain.roles.Action` it performs; the permission table in
 ``domain/roles.py`` decides. The IDOR and role-matrix tests read these declarations
 from the app's own route table, so a route without one fails them.
+
+Both are ordinary FastAPI dependencies: the bearer token is read by a security scheme
+(:data:`BEARER`, so the OpenAPI document states how to authenticate) and ``orgId`` is a
+declared path parameter, so the document FastAPI generates describes every route as it
+is, with nothing patched in afterwards.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, cast
+from typing import Annotated, cast
 
-from fastapi import Depends
+from fastapi import Path, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import HTTPConnection, Request
 
 from minibase.auth.credentials import authenticate
@@ -23,6 +28,17 @@ from minibase.errors import Forbidden, Unauthenticated
 from minibase.services import audit
 from minibase.services.audit import RequestMeta
 from minibase.services.orgs import role_in
+
+BEARER = HTTPBearer(
+    scheme_name="bearer",
+    bearerFormat="mb_sess_... or mb_key_...",
+    description=(
+        "A session token (from signup or login) or an organization's API key, as "
+        "`Authorization: Bearer <token>`."
+    ),
+    auto_error=False,
+)
+"""The one way to authenticate a request: a bearer token (the contract's 401 if absent)."""
 
 
 def app_context(conn: HTTPConnection) -> AppContext:
@@ -38,6 +54,7 @@ def request_meta(conn: HTTPConnection) -> RequestMeta:
 
 
 def bearer_token(conn: HTTPConnection) -> str:
+    """The request's bearer token, or 401 (for the few handlers that need the token itself)."""
     header = conn.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -45,19 +62,23 @@ def bearer_token(conn: HTTPConnection) -> str:
     return token.strip()
 
 
-async def current_principal(request: Request) -> Principal:
+async def current_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)],
+) -> Principal:
     """The authenticated caller (session token or API key), or 401."""
-    cached = getattr(request.state, "principal", None)
-    if cached is not None:
-        return cast(Principal, cached)
+    token = credentials.credentials.strip() if credentials is not None else ""
+    if not token:
+        raise Unauthenticated("Send `Authorization: Bearer <token>`.")
     ctx = app_context(request)
-    principal = await authenticate(ctx.store, ctx.settings, bearer_token(request))
+    principal = await authenticate(ctx.store, ctx.settings, token)
+    # Kept for the error handlers: a refused 403 is audited as this principal's.
     request.state.principal = principal
     return principal
 
 
 async def current_user(
-    principal: Annotated[Principal, Depends(current_principal)],
+    principal: Annotated[Principal, Security(current_principal)],
 ) -> Principal:
     """A signed-in user; API keys may not use user endpoints (401)."""
     if principal.kind != "user":
@@ -75,31 +96,7 @@ class OrgAccess:
     meta: RequestMeta
 
 
-ORG_ID_PARAMETER = {
-    "name": "orgId",
-    "in": "path",
-    "required": True,
-    "description": "Organization id (org_...)",
-    "schema": {"type": "string", "title": "Orgid"},
-}
-"""``orgId`` in the OpenAPI document: :func:`require` reads it from the path itself."""
-
-
-def document_org_id(schema: dict[str, Any]) -> dict[str, Any]:
-    """Declare ``orgId`` on every operation whose path has it (see :func:`require`)."""
-    for path, operations in schema.get("paths", {}).items():
-        if "{orgId}" not in path:
-            continue
-        for operation in operations.values():
-            parameters = operation.setdefault("parameters", [])
-            if not any(p.get("name") == "orgId" for p in parameters):
-                parameters.insert(0, ORG_ID_PARAMETER)
-    return schema
-
-
-def require(
-    action: Action, *, on_self: Action | None = None, self_param: str = "userId"
-) -> Callable[..., Awaitable[OrgAccess]]:
+class Require:
     """A dependency: the caller must be in ``orgId`` with a role allowed ``action``.
 
     Not a member (or another org's API key): 404, the same as a random id. A member whose
@@ -108,22 +105,29 @@ def require(
     needs ``on_self`` instead; the permission table still decides both.
     """
 
-    async def dependency(request: Request) -> OrgAccess:
-        # The principal is resolved here rather than as a sub-dependency, and the org id
-        # read from the path here rather than declared as a parameter: this runs on
-        # every org-scoped request, and FastAPI's parameter resolution is costly.
-        org_id: str = request.path_params["orgId"]
-        principal = await current_principal(request)
+    def __init__(
+        self, action: Action, *, on_self: Action | None = None, self_param: str = "userId"
+    ) -> None:
+        self.action = action
+        self.on_self = on_self
+        self.self_param = self_param
+
+    async def __call__(
+        self,
+        request: Request,
+        org_id: Annotated[str, Path(alias="orgId", description="Organization id (org_...)")],
+        principal: Annotated[Principal, Security(current_principal)],
+    ) -> OrgAccess:
         ctx = app_context(request)
         role = await role_in(ctx.store, org_id, principal)
         meta = request_meta(request)
-        needed = action
+        needed = self.action
         if (
-            on_self is not None
+            self.on_self is not None
             and principal.user_id is not None
-            and request.path_params.get(self_param) == principal.user_id
+            and request.path_params.get(self.self_param) == principal.user_id
         ):
-            needed = on_self
+            needed = self.on_self
         if not is_allowed(role, needed):
             await audit.record_separately(
                 ctx.store,
@@ -136,9 +140,7 @@ def require(
                 outcome="denied",
                 details={"role": role.value},
             )
-            raise Forbidden(f"The {role.value} role may not {needed.value}.")
+            refused = Forbidden(f"The {role.value} role may not {needed.value}.")
+            refused.audited = True
+            raise refused
         return OrgAccess(org_id=org_id, principal=principal, role=role, meta=meta)
-
-    dependency.action = action  # type: ignore[attr-defined]
-    dependency.on_self = on_self  # type: ignore[attr-defined]
-    return dependency

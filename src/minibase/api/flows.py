@@ -7,27 +7,23 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
-from minibase.api.deps import OrgAccess, app_context, require
-from minibase.domain.principal import SYSTEM
+from minibase.api.deps import OrgAccess, Require, app_context
+from minibase.api.schemas import VersionNumber
+from minibase.api.shapes import IN_ORG, WRITE, Flow, FlowPage, answers, errors
 from minibase.domain.roles import Action
-from minibase.errors import PreconditionRequired, ValidationFailed
-from minibase.http.body import (
-    json_schema_body,
-    parse_json_object,
-    read_json_bytes,
-    read_json_object,
-)
+from minibase.errors import ValidationFailed
+from minibase.http.body import json_schema_body, read_json_bytes, read_json_object
 from minibase.http.responses import JSONBytes, json_response
-from minibase.services import flow_history, flows, outputs
+from minibase.services import flows, outputs
+from minibase.services.flow_render import FlowResult
 from minibase.services.usage import limits_of, warning_header
-from minibase.store.hot_cache import CachedFlow
 
-router = APIRouter(prefix="/v1/orgs/{orgId}/flows", tags=["flows"])
+router = APIRouter(prefix="/v1/orgs/{orgId}/flows", tags=["flows"], responses=IN_ORG)
 
-Reader = Annotated[OrgAccess, Depends(require(Action.FLOWS_READ))]
-Writer = Annotated[OrgAccess, Depends(require(Action.FLOWS_WRITE))]
-OutputReader = Annotated[OrgAccess, Depends(require(Action.OUTPUTS_READ))]
-OutputWriter = Annotated[OrgAccess, Depends(require(Action.OUTPUTS_WRITE))]
+Reader = Annotated[OrgAccess, Depends(Require(Action.FLOWS_READ))]
+Writer = Annotated[OrgAccess, Depends(Require(Action.FLOWS_WRITE))]
+OutputReader = Annotated[OrgAccess, Depends(Require(Action.OUTPUTS_READ))]
+OutputWriter = Annotated[OrgAccess, Depends(Require(Action.OUTPUTS_WRITE))]
 Limit = Annotated[int, Query(ge=1, le=500)]
 Cursor = Annotated[str | None, Query(max_length=500)]
 
@@ -69,10 +65,41 @@ _PUT = {
         "baseVersion": {"type": "integer"},
     },
 }
+
+
+def _op(kind: str, description: str, fields: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "title": kind,
+        "description": description,
+        "required": ["op", *fields],
+        "properties": {"op": {"type": "string", "enum": [kind]}, **fields},
+    }
+
+
+_ID = {"type": "string", "minLength": 1, "maxLength": 256}
+_OPS = [
+    _op("addNode", "Add a node (its id must be new).", {"node": _NODE}),
+    _op(
+        "updateNode",
+        "Replace the given top-level fields of a node (its `id` cannot change).",
+        {"id": _ID, "set": {"type": "object"}},
+    ),
+    _op("removeNode", "Remove a node and the edges that touch it.", {"id": _ID}),
+    _op("addEdge", "Add an edge between two nodes of the flow.", {"edge": _EDGE}),
+    _op("removeEdge", "Remove an edge.", {"id": _ID}),
+    _op("rename", "Rename the flow.", {"name": {"type": "string", "minLength": 1}}),
+]
 _PATCH = {
     "type": "object",
     "required": ["ops"],
-    "properties": {"ops": {"type": "array", "items": {"type": "object"}}},
+    "properties": {
+        "ops": {
+            "type": "array",
+            "description": "Applied in order, all or none.",
+            "items": {"oneOf": _OPS},
+        }
+    },
 }
 _OUTPUT = {
     "type": "object",
@@ -81,7 +108,7 @@ _OUTPUT = {
 }
 
 
-def _flow_response(result: flows.FlowResult, status_code: int = 200) -> Response:
+def _flow_response(result: FlowResult, status_code: int = 200) -> Response:
     headers = {"ETag": f'"{result.version}"'}
     if result.org is not None and result.usage is not None:
         warning = warning_header(result.usage, limits_of(result.org))
@@ -90,7 +117,7 @@ def _flow_response(result: flows.FlowResult, status_code: int = 200) -> Response
     return JSONBytes(result.body, status_code=status_code, headers=headers)
 
 
-@router.get("", summary="List flows (or the trash with ?deleted=true)")
+@router.get("", summary="List flows (or the trash with ?deleted=true)", responses=answers(FlowPage))
 async def list_flows(
     request: Request,
     access: Reader,
@@ -98,14 +125,15 @@ async def list_flows(
     cursor: Cursor = None,
     deleted: bool = False,
 ) -> Response:
-    store = app_context(request).store
-    if deleted:
-        async with store.tenant(access.org_id, SYSTEM, write=True) as uow:
-            await flows.purge_trash(uow)
-    async with store.tenant(access.org_id, access.principal) as uow:
-        return json_response(
-            await flows.list_flows(uow, limit=limit, cursor=cursor, deleted=deleted)
-        )
+    page = await flows.list_flows(
+        app_context(request).store,
+        access.org_id,
+        access.principal,
+        limit=limit,
+        cursor=cursor,
+        deleted=deleted,
+    )
+    return json_response(page)
 
 
 @router.post(
@@ -113,81 +141,56 @@ async def list_flows(
     status_code=201,
     summary="Create a flow (version 1)",
     openapi_extra=json_schema_body(_CREATE),
+    responses={**answers(Flow, 201), **WRITE},
 )
 async def create_flow(request: Request, access: Writer) -> Response:
     ctx = app_context(request)
     body = await read_json_object(request)
-    async with ctx.store.tenant(access.org_id, access.principal, write=True) as uow:
-        result = await flows.create_flow(uow, ctx.settings, body, access.meta)
+    result = await flows.create_flow(
+        ctx.store, ctx.settings, access.org_id, access.principal, body, access.meta
+    )
     return _flow_response(result, 201)
 
 
-@router.get("/{flowId}", summary="One flow, with ETag: its version")
+@router.get("/{flowId}", summary="One flow, with ETag: its version", responses=answers(Flow))
 async def get_flow(request: Request, access: Reader, flowId: str) -> Response:
-    store = app_context(request).store
-    key = (access.org_id, flowId)
-    cached = store.cache.flows.get(key)
-    if cached is None:
-        epoch = store.cache.flows.epoch
-        async with store.tenant(access.org_id, access.principal) as uow:
-            result = await flows.get_flow(uow, flowId)
-        cached = CachedFlow(result.body, result.version)
-        store.cache.flows.put(key, epoch, cached)
-    return JSONBytes(cached.body, headers={"ETag": f'"{cached.version}"'})
-
-
-def _base_version(body: dict[str, Any]) -> int:
-    if "baseVersion" not in body or body["baseVersion"] is None:
-        raise PreconditionRequired("A flow PUT needs `baseVersion` (the version it edits).")
-    base = body["baseVersion"]
-    if not isinstance(base, int) or isinstance(base, bool):
-        raise ValidationFailed(
-            [{"field": "baseVersion", "message": "Must be an integer.", "type": "int_type"}]
-        )
-    return base
+    flow = await flows.read_flow(
+        app_context(request).store, access.org_id, access.principal, flowId
+    )
+    return JSONBytes(flow.body, headers={"ETag": f'"{flow.version}"'})
 
 
 @router.put(
     "/{flowId}",
     summary="Save a flow; a stale baseVersion is merged three ways",
     openapi_extra=json_schema_body(_PUT),
+    responses={**answers(Flow), **errors(428), **WRITE},
 )
 async def save_flow(request: Request, access: Writer, flowId: str) -> Response:
     ctx = app_context(request)
     raw = await read_json_bytes(request)
-    cache = ctx.store.cache
-    # Most of a save is what the server holds already: read only what changed.
-    read = flows.read_against_cache(cache, access.org_id, flowId, raw)
-    body = read.body if read is not None else parse_json_object(raw)
-    base = _base_version(body)
-    for key in ("nodes", "edges"):
-        if key not in body:
-            raise ValidationFailed(
-                [{"field": key, "message": "Field required.", "type": "missing"}]
-            )
-    save = flows.validate_save(
-        ctx.settings,
-        cache,
-        access.org_id,
-        flowId,
-        {k: body[k] for k in ("name", "nodes", "edges") if k in body},
-        base,
-        read=read,
-    )
-    result = await ctx.saves.save(
-        access.org_id, flowId, flows.SaveJob(save, access.principal, access.meta)
-    )
+    result = await ctx.saves.put(access.org_id, access.principal, flowId, raw, access.meta)
     return _flow_response(result)
 
 
 @router.patch(
-    "/{flowId}", summary="Apply operations atomically", openapi_extra=json_schema_body(_PATCH)
+    "/{flowId}",
+    summary="Apply operations atomically",
+    openapi_extra=json_schema_body(_PATCH),
+    responses={**answers(Flow), **WRITE},
 )
 async def patch_flow(request: Request, access: Writer, flowId: str) -> Response:
     ctx = app_context(request)
     body = await read_json_object(request)
-    async with ctx.store.tenant(access.org_id, access.principal, write=True) as uow:
-        result = await flows.patch_flow(uow, ctx.settings, flowId, body.get("ops"), access.meta)
+    result = await flows.patch_flow(
+        ctx.store,
+        ctx.settings,
+        access.org_id,
+        access.principal,
+        flowId,
+        body.get("ops"),
+        access.meta,
+    )
     return _flow_response(result)
 
 
@@ -195,19 +198,22 @@ async def patch_flow(request: Request, access: Writer, flowId: str) -> Response:
     "/{flowId}", status_code=204, summary="Move a flow to the trash (restorable for 30 days)"
 )
 async def delete_flow(request: Request, access: Writer, flowId: str) -> Response:
-    async with app_context(request).store.tenant(
-        access.org_id, access.principal, write=True
-    ) as uow:
-        await flows.delete_flow(uow, flowId, access.meta)
+    await flows.delete_flow(
+        app_context(request).store, access.org_id, access.principal, flowId, access.meta
+    )
     return Response(status_code=204)
 
 
-@router.post("/{flowId}/restore", summary="Bring a flow back from the trash")
+@router.post(
+    "/{flowId}/restore",
+    summary="Bring a flow back from the trash",
+    responses={**answers(Flow), **errors(403, 409)},
+)
 async def restore_flow(request: Request, access: Writer, flowId: str) -> Response:
-    async with app_context(request).store.tenant(
-        access.org_id, access.principal, write=True
-    ) as uow:
-        return _flow_response(await flows.restore_flow(uow, flowId, access.meta))
+    result = await flows.restore_flow(
+        app_context(request).store, access.org_id, access.principal, flowId, access.meta
+    )
+    return _flow_response(result)
 
 
 # --- version history ---------------------------------------------------------------------
@@ -221,11 +227,15 @@ async def list_versions(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Response:
-    async with app_context(request).store.tenant(access.org_id, access.principal) as uow:
-        await flows.get_flow(uow, flowId)
-        return json_response(
-            await flow_history.list_versions(uow, flowId, limit=limit, cursor=cursor)
-        )
+    page = await flows.list_versions(
+        app_context(request).store,
+        access.org_id,
+        access.principal,
+        flowId,
+        limit=limit,
+        cursor=cursor,
+    )
+    return json_response(page)
 
 
 @router.get("/{flowId}/versions/{version}", summary="The flow as it was at a version")
@@ -233,13 +243,12 @@ async def get_version(
     request: Request,
     access: Reader,
     flowId: str,
-    version: int,
+    version: VersionNumber,
 ) -> Response:
-    async with app_context(request).store.tenant(access.org_id, access.principal) as uow:
-        current = await flows.get_flow(uow, flowId)
-        doc = await flow_history.document_at(uow, flowId, version)
-        row = await flow_history.version_row(uow, flowId, version)
-    return json_response(flows.version_view(current.body, doc, row))
+    view = await flows.get_version(
+        app_context(request).store, access.org_id, access.principal, flowId, version
+    )
+    return json_response(view)
 
 
 @router.get("/{flowId}/versions/{a}/diff/{b}", summary="What changed between two versions")
@@ -247,25 +256,30 @@ async def diff_versions(
     request: Request,
     access: Reader,
     flowId: str,
-    a: int,
-    b: int,
+    a: VersionNumber,
+    b: VersionNumber,
 ) -> Response:
-    async with app_context(request).store.tenant(access.org_id, access.principal) as uow:
-        await flows.get_flow(uow, flowId)
-        return json_response(await flow_history.diff_versions(uow, flowId, a, b))
+    diff = await flows.diff_versions(
+        app_context(request).store, access.org_id, access.principal, flowId, a, b
+    )
+    return json_response(diff)
 
 
-@router.post("/{flowId}/versions/{version}/restore", summary="Make an old version the newest one")
+@router.post(
+    "/{flowId}/versions/{version}/restore",
+    summary="Make an old version the newest one",
+    responses={**answers(Flow), **errors(403, 409)},
+)
 async def restore_version(
     request: Request,
     access: Writer,
     flowId: str,
-    version: int,
+    version: VersionNumber,
 ) -> Response:
-    async with app_context(request).store.tenant(
-        access.org_id, access.principal, write=True
-    ) as uow:
-        return _flow_response(await flows.restore_version(uow, flowId, version, access.meta))
+    result = await flows.restore_version(
+        app_context(request).store, access.org_id, access.principal, flowId, version, access.meta
+    )
+    return _flow_response(result)
 
 
 # --- node outputs ------------------------------------------------------------------------
@@ -276,6 +290,7 @@ async def restore_version(
     status_code=201,
     summary="Store a node's output",
     openapi_extra=json_schema_body(_OUTPUT),
+    responses=WRITE,
 )
 async def write_output(
     request: Request,
@@ -311,12 +326,16 @@ async def write_output(
     if errors:
         raise ValidationFailed(errors)
     assert isinstance(node_id, str) and isinstance(compute_time, int | float)
-    async with app_context(request).store.tenant(
-        access.org_id, access.principal, write=True
-    ) as uow:
-        output, usage, org = await outputs.write_output(
-            uow, flowId, node_id, body["output"], compute_time, access.meta
-        )
+    output, usage, org = await outputs.write_output(
+        app_context(request).store,
+        access.org_id,
+        access.principal,
+        flowId,
+        node_id,
+        body["output"],
+        compute_time,
+        access.meta,
+    )
     headers = {}
     warning = warning_header(usage, limits_of(org))
     if warning:
@@ -334,9 +353,14 @@ async def list_outputs(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Response:
-    async with app_context(request).store.tenant(access.org_id, access.principal) as uow:
-        return json_response(
-            await outputs.list_outputs(
-                uow, flowId, node_id=nodeId, latest=latest, limit=limit, cursor=cursor
-            )
-        )
+    page = await outputs.list_outputs(
+        app_context(request).store,
+        access.org_id,
+        access.principal,
+        flowId,
+        node_id=nodeId,
+        latest=latest,
+        limit=limit,
+        cursor=cursor,
+    )
+    return json_response(page)

@@ -8,20 +8,22 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import Field
 from starlette.responses import Response
 
-from minibase.api.deps import OrgAccess, app_context, current_user, request_meta, require
-from minibase.api.schemas import EMAIL_PATTERN, Body
+from minibase.api.deps import OrgAccess, Require, app_context, current_user, request_meta
+from minibase.api.schemas import Body
+from minibase.api.shapes import IN_ORG, WRITE
+from minibase.domain.emails import MAX_EMAIL_LENGTH
 from minibase.domain.principal import Principal
 from minibase.domain.roles import Action, Role
 from minibase.http.responses import json_response
 from minibase.services import invitations
 
-router = APIRouter(tags=["invitations"])
+router = APIRouter(tags=["invitations"], responses=IN_ORG)
 
 InvitationId = Annotated[str, Path(alias="invitationId", min_length=1, max_length=64)]
 
 
 class InviteBody(Body):
-    email: str = Field(pattern=EMAIL_PATTERN, max_length=320)
+    email: str = Field(max_length=MAX_EMAIL_LENGTH)
     role: Role
 
 
@@ -33,11 +35,12 @@ class AcceptBody(Body):
     "/v1/orgs/{orgId}/invitations",
     status_code=201,
     summary="Invite an email address with a role (admin); the token is shown only here",
+    responses=WRITE,
 )
 async def create_invitation(
     body: InviteBody,
     request: Request,
-    access: Annotated[OrgAccess, Depends(require(Action.INVITATIONS_MANAGE))],
+    access: Annotated[OrgAccess, Depends(Require(Action.INVITATIONS_MANAGE))],
 ) -> Response:
     ctx = app_context(request)
     created = await invitations.create_invitation(
@@ -56,7 +59,7 @@ async def create_invitation(
 @router.get("/v1/orgs/{orgId}/invitations", summary="Pending invitations (admin)")
 async def list_invitations(
     request: Request,
-    access: Annotated[OrgAccess, Depends(require(Action.INVITATIONS_MANAGE))],
+    access: Annotated[OrgAccess, Depends(Require(Action.INVITATIONS_MANAGE))],
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Response:
@@ -74,7 +77,7 @@ async def list_invitations(
 async def revoke_invitation(
     request: Request,
     invitation_id: InvitationId,
-    access: Annotated[OrgAccess, Depends(require(Action.INVITATIONS_MANAGE))],
+    access: Annotated[OrgAccess, Depends(Require(Action.INVITATIONS_MANAGE))],
 ) -> Response:
     await invitations.revoke_invitation(
         app_context(request).store, access.org_id, access.principal, invitation_id, access.meta
@@ -82,7 +85,9 @@ async def revoke_invitation(
     return Response(status_code=204)
 
 
-@router.post("/v1/invitations/accept", summary="Accept an invitation as the signed-in user")
+@router.post(
+    "/v1/invitations/accept", summary="Accept an invitation as the signed-in user", responses=WRITE
+)
 async def accept_invitation(
     body: AcceptBody,
     request: Request,

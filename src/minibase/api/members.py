@@ -7,13 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.responses import Response
 
-from minibase.api.deps import OrgAccess, app_context, require
+from minibase.api.deps import OrgAccess, Require, app_context
 from minibase.api.schemas import Body
+from minibase.api.shapes import IN_ORG, WRITE
 from minibase.domain.roles import Action, Role
 from minibase.http.responses import json_response
 from minibase.services import members
 
-router = APIRouter(prefix="/v1/orgs/{orgId}/members", tags=["members"])
+router = APIRouter(prefix="/v1/orgs/{orgId}/members", tags=["members"], responses=IN_ORG)
 
 UserId = Annotated[str, Path(alias="userId", min_length=1, max_length=64)]
 Limit = Annotated[int, Query(ge=1, le=500)]
@@ -27,21 +28,22 @@ class RoleBody(Body):
 @router.get("", summary="Members and their roles")
 async def list_members(
     request: Request,
-    access: Annotated[OrgAccess, Depends(require(Action.MEMBERS_READ))],
+    access: Annotated[OrgAccess, Depends(Require(Action.MEMBERS_READ))],
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Response:
-    async with app_context(request).store.tenant(access.org_id, access.principal) as uow:
-        result = await members.list_members(uow, limit=limit, cursor=cursor)
+    result = await members.list_members(
+        app_context(request).store, access.org_id, access.principal, limit=limit, cursor=cursor
+    )
     return json_response(result)
 
 
-@router.patch("/{userId}", summary="Change a member's role (admin)")
+@router.patch("/{userId}", summary="Change a member's role (admin)", responses=WRITE)
 async def change_role(
     body: RoleBody,
     request: Request,
     user_id: UserId,
-    access: Annotated[OrgAccess, Depends(require(Action.MEMBERS_MANAGE))],
+    access: Annotated[OrgAccess, Depends(Require(Action.MEMBERS_MANAGE))],
 ) -> Response:
     member = await members.change_role(
         app_context(request).store,
@@ -59,7 +61,7 @@ async def remove_member(
     request: Request,
     user_id: UserId,
     access: Annotated[
-        OrgAccess, Depends(require(Action.MEMBERS_MANAGE, on_self=Action.MEMBERS_LEAVE))
+        OrgAccess, Depends(Require(Action.MEMBERS_MANAGE, on_self=Action.MEMBERS_LEAVE))
     ],
 ) -> Response:
     await members.remove_member(

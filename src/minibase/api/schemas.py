@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
 
-EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{1,63}$"
+from minibase.domain.emails import EMAIL_PATTERN
+
+MAX_INT32 = 2**31 - 1
+"""Largest value of an ``Integer`` column on every database (versions, counts)."""
+MAX_INT64 = 2**63 - 1
+"""Largest value of a ``BigInteger`` column (times in ms, byte counts)."""
+
+VersionNumber = Annotated[int, Path(ge=1, le=MAX_INT32)]
+"""A flow version in a path: beyond the column's range is a 422, the same on every
+database, like any other value that cannot be a version."""
 
 
 class Body(BaseModel):

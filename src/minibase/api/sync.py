@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 from typing import Any, cast
 
 import orjson
@@ -11,13 +11,15 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from minibase.api.deps import app_context
 from minibase.auth.credentials import authenticate
+from minibase.auth.socket_tickets import socket_token
 from minibase.errors import BadRequest, MinibaseError, Unauthenticated
 from minibase.realtime.hub import CLOSE_UNAUTHENTICATED, LiveQueryHub, error_frame
-from minibase.realtime.queries import parse_subscription
+from minibase.services.live_queries import parse_subscription
 
 router = APIRouter(tags=["real time"])
 
 MAX_FRAME = 64 * 1024
+CLOSE_UNSUPPORTED_DATA = 1003
 
 
 def _parse(text: str) -> dict[str, Any]:
@@ -37,8 +39,9 @@ async def sync(websocket: WebSocket) -> None:
     ctx = app_context(websocket)
     hub = cast(LiveQueryHub, ctx.hub)
     await websocket.accept()
-    token = websocket.query_params.get("token", "")
+    params = websocket.query_params
     try:
+        token = await socket_token(ctx.store, params.get("token", ""), params.get("ticket", ""))
         principal = await authenticate(ctx.store, ctx.settings, token)
     except Unauthenticated:
         await websocket.close(CLOSE_UNAUTHENTICATED, "unauthenticated")
@@ -46,7 +49,13 @@ async def sync(websocket: WebSocket) -> None:
     conn = hub.connect(websocket, principal, token)
     try:
         while not conn.closed:
-            text = await websocket.receive_text()
+            frame = await websocket.receive()
+            if frame["type"] == "websocket.disconnect":
+                break
+            text = frame.get("text")
+            if text is None:  # a binary frame: this protocol is JSON text only
+                await websocket.close(CLOSE_UNSUPPORTED_DATA, "text frames only")
+                break
             sub_id: Any = None
             try:
                 message = _parse(text)
@@ -70,6 +79,10 @@ async def sync(websocket: WebSocket) -> None:
         pass
     finally:
         hub.disconnect(conn)
-        if conn.sender is not None:
-            with contextlib.suppress(Exception):
-                await conn.sender
+        tasks = [task for task in (conn.sender, conn.closer) if task is not None]
+        if tasks:
+            # The sender may have been stopped (cancelled) by a close: wait, never raise.
+            await asyncio.wait(tasks)
+            for task in tasks:
+                if not task.cancelled():
+                    task.exception()

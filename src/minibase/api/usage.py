@@ -7,19 +7,18 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from minibase.api.deps import OrgAccess, app_context, require
+from minibase.api.deps import OrgAccess, Require, app_context
+from minibase.api.shapes import IN_ORG
 from minibase.domain.roles import Action
 from minibase.http.responses import json_response
-from minibase.services.orgs import load_org
-from minibase.services.usage import limits_of, usage_json, usage_of
+from minibase.services.usage import read_usage
 
-router = APIRouter(prefix="/v1/orgs/{orgId}", tags=["usage"])
+router = APIRouter(prefix="/v1/orgs/{orgId}", tags=["usage"], responses=IN_ORG)
 
 
 @router.get("/usage", summary="Flows, nodes and storage used, limits and warnings")
 async def get_usage(
-    request: Request, access: Annotated[OrgAccess, Depends(require(Action.USAGE_READ))]
+    request: Request, access: Annotated[OrgAccess, Depends(Require(Action.USAGE_READ))]
 ) -> Response:
-    async with app_context(request).store.tenant(access.org_id, access.principal) as uow:
-        org = await load_org(uow)
-    return json_response(usage_json(usage_of(org), limits_of(org)))
+    usage = await read_usage(app_context(request).store, access.org_id, access.principal)
+    return json_response(usage)

@@ -13,10 +13,10 @@ import logging
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from minibase.collab.interfaces import CollabAuthorizer
+from minibase.collab.client import Client
 from minibase.collab.protocol import ProtocolError
-from minibase.collab.room import Client
 from minibase.collab.rooms import RoomManager
+from minibase.domain.collab import CollabAuthorizer
 from minibase.errors import Forbidden, NotFound, Unauthenticated
 
 log = logging.getLogger("minibase.collab")
@@ -50,7 +50,8 @@ class CollabEndpoint:
     async def handle(self, websocket: WebSocket) -> None:
         org_id = str(websocket.path_params["org_id"])
         flow_id = str(websocket.path_params["flow_id"])
-        token = websocket.query_params.get("token", "")
+        # A ticket (``mb_tkt_...``) is redeemed by the authorizer.
+        token = websocket.query_params.get("ticket") or websocket.query_params.get("token", "")
         await websocket.accept()
         manager, authorizer = self.manager, self.authorizer
         if manager is None or authorizer is None:
@@ -67,7 +68,12 @@ class CollabEndpoint:
         except NotFound:
             await websocket.close(CLOSE_NOT_FOUND, "not found")
             return
-        client = Client(websocket, access, max_queued=manager.options.max_queued_frames)
+        client = Client(
+            websocket,
+            access,
+            max_queued=manager.options.max_queued_frames,
+            max_queued_bytes=manager.options.max_queued_bytes,
+        )
         try:
             room = await manager.join(org_id, flow_id, client)
         except NotFound:

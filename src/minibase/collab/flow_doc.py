@@ -3,7 +3,7 @@
 Layout (the contract's): ``doc.get("nodes", type=Map)`` maps node id → a ``Y.Map`` (``id``,
 ``type``, ``position`` as a plain ``{x, y}``, ``data`` as a ``Y.Map``, other React Flow
 fields) or a plain JSON object taken as one unit; ``"edges"`` likewise; ``"meta"`` holds
-``name``.
+``name`` (and nothing else: the rules remove other keys and empty other root types).
 
 Materialization is incremental: an ``observe_deep`` subscription only records which entry
 ids a transaction touched; :meth:`FlowDoc.refresh` re-reads just those entries (a small
@@ -26,10 +26,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from pycrdt import Doc, Map, MapEvent
+from pycrdt import Array, Doc, Map, MapEvent
+
+from minibase.domain.flow_json import FlowJSON
 
 JSON = Any
-FlowJSON = dict[str, Any]
 
 _MAX_SAFE_INT = 2**53
 
@@ -59,8 +60,85 @@ def _normalize(value: Any) -> JSON:
     return _normalize(to_py()) if callable(to_py) else str(value)
 
 
+UNREPRESENTABLE = "<unrepresentable>"
+"""The cached value of an entry JSON or a database cannot carry (nested too deep, an
+integer over 64 bits, a lone surrogate, a NUL character): never materialized, and a
+malformed entry for the rules."""
+
+ROOTS = frozenset({"nodes", "edges", "meta"})
+"""The document's root types; any other root is foreign (the rules empty it)."""
+
+META_KEYS = frozenset({"name"})
+"""The keys ``meta`` may hold; the rules remove any other."""
+
+_ENVELOPE = len(b'{"name":,"nodes":[],"edges":[]}')
+
+
 def _size(value: JSON) -> int:
-    return len(orjson.dumps(value))
+    """Bytes ``value`` takes in the flow JSON, its separating comma included."""
+    return len(orjson.dumps(value)) + 1
+
+
+def has_nul(value: Any) -> bool:
+    """Whether a NUL character is in any string or key of ``value`` (plain JSON): what
+    REST refuses at its door (``http/input_guard``) and PostgreSQL cannot store."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            if any("\x00" in key for key in item):
+                return True
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def _plain_or_unrepresentable(value: Any) -> JSON:
+    try:
+        new_value = plain(value)
+        orjson.dumps(new_value)
+    except (RecursionError, orjson.JSONEncodeError):
+        return UNREPRESENTABLE
+    if has_nul(new_value):
+        return UNREPRESENTABLE
+    return new_value
+
+
+Dirty = dict[str, set[str] | None]
+"""Entries to refresh: the top-level keys of each that changed, or ``None`` for all."""
+
+
+def _refreshed(old: JSON, value: Any, parts: set[str] | None) -> JSON:
+    """The plain value of an entry whose keys ``parts`` changed (``None``: any of them).
+
+    A drag changes one key of one node: only that key is read from the document and
+    checked, and the rest of the cached value is kept, so an update costs what it
+    touched, not the size of its node. Whatever this cannot show equal to reading the
+    whole entry (no cached dict, a plain-object entry, a part that does not pass the
+    checks) reads the whole entry.
+    """
+    if parts is None or not isinstance(old, dict) or not isinstance(value, Map):
+        return _plain_or_unrepresentable(value)
+    new = dict(old)
+    for part in parts:
+        if "\x00" in part:
+            return _plain_or_unrepresentable(value)
+        if part in value:
+            sub = _plain_or_unrepresentable(value[part])
+            if sub == UNREPRESENTABLE:
+                return _plain_or_unrepresentable(value)
+            new[part] = sub
+        else:
+            new.pop(part, None)
+    try:
+        orjson.dumps(new)  # the whole entry's checks: its nesting, as a whole
+    except orjson.JSONEncodeError:
+        return UNREPRESENTABLE
+    return new
 
 
 @dataclass(slots=True)
@@ -74,6 +152,10 @@ class Changes:
     edges_changed: list[str] = field(default_factory=list)
     edges_removed: list[str] = field(default_factory=list)
     name_changed: bool = False
+    previous_name: str = ""
+    """The name before this change (when ``name_changed``)."""
+    meta_keys: list[str] = field(default_factory=list)
+    """Keys of ``meta`` other than those in :data:`META_KEYS` (when meta changed)."""
 
     def __bool__(self) -> bool:
         return bool(
@@ -84,6 +166,7 @@ class Changes:
             or self.edges_changed
             or self.edges_removed
             or self.name_changed
+            or self.meta_keys
         )
 
     def merge(self, other: Changes) -> None:
@@ -97,7 +180,10 @@ class Changes:
         ):
             mine: list[str] = getattr(self, name)
             mine.extend(i for i in getattr(other, name) if i not in mine)
+        if other.name_changed and not self.name_changed:
+            self.previous_name = other.previous_name
         self.name_changed = self.name_changed or other.name_changed
+        self.meta_keys.extend(k for k in other.meta_keys if k not in self.meta_keys)
 
 
 class EntryView:
@@ -114,7 +200,7 @@ class EntryView:
         """Store ``value``; ``True`` when ``key`` is new."""
         new = key not in self.values
         self.total -= self.sizes.get(key, 0)
-        size = _size(value) + len(key.encode("utf-8"))
+        size = _size(value)
         self.values[key] = value
         self.sizes[key] = size
         self.total += size
@@ -150,8 +236,8 @@ class FlowDoc:
         self.node_view = EntryView()
         self.edge_view = EntryView()
         self.name = ""
-        self._dirty_nodes: dict[str, None] = {}
-        self._dirty_edges: dict[str, None] = {}
+        self._dirty_nodes: Dirty = {}
+        self._dirty_edges: Dirty = {}
         self._dirty_meta = False
         self._edges_by_node: dict[str, set[str]] = {}
         self._subscriptions = [
@@ -188,14 +274,31 @@ class FlowDoc:
     # --- observation ------------------------------------------------------------------
 
     @staticmethod
-    def _touched(events: list[Any], into: dict[str, None]) -> None:
+    def _touched(events: list[Any], into: Dirty) -> None:
+        """Mark the entries ``events`` changed: with the top-level keys of the entry they
+        changed when the events say (a change inside an entry's ``Y.Map``), else whole."""
         for event in events:
             path = event.path
-            if path:
-                into[str(path[0])] = None
+            if not path:  # entries of the root map set or deleted: whole entries
+                if isinstance(event, MapEvent):
+                    for key in getattr(event, "keys", ()):
+                        into[str(key)] = None
+                continue
+            entry = str(path[0])
+            if entry in into and into[entry] is None:
+                continue
+            parts: set[str] | None = None
+            if len(path) > 1:
+                part = path[1]  # a change deeper inside the value of this key
+                parts = {part} if isinstance(part, str) else None
             elif isinstance(event, MapEvent):
-                for key in getattr(event, "keys", ()):
-                    into[str(key)] = None
+                parts = {str(key) for key in getattr(event, "keys", ())}
+            if parts is None:
+                into[entry] = None
+            else:
+                known = into.setdefault(entry, set())
+                assert known is not None
+                known.update(parts)
 
     def _on_nodes(self, events: list[Any]) -> None:
         self._touched(events, self._dirty_nodes)
@@ -213,11 +316,13 @@ class FlowDoc:
         changes = Changes()
         if self._dirty_meta:
             self._dirty_meta = False
-            name = self.meta.get("name")
-            name = name if isinstance(name, str) else ""
-            if name != self.name:
-                self.name = name
+            raw = self.meta.get("name")
+            name = raw if isinstance(raw, str) else ""
+            if name != self.name or (raw is not None and not isinstance(raw, str)):
+                changes.previous_name = self.name
                 changes.name_changed = True
+                self.name = name
+            changes.meta_keys = sorted(k for k in list(self.meta.keys()) if k not in META_KEYS)
         if self._dirty_nodes:
             dirty, self._dirty_nodes = self._dirty_nodes, {}
             for key in sorted(dirty):
@@ -226,7 +331,7 @@ class FlowDoc:
                     if self.node_view.drop(key):
                         changes.nodes_removed.append(key)
                     continue
-                new_value = plain(value)
+                new_value = _refreshed(self.node_view.values.get(key, _MISSING), value, dirty[key])
                 if self.node_view.values.get(key, _MISSING) == new_value:
                     continue
                 if self.node_view.put(key, new_value):
@@ -243,7 +348,7 @@ class FlowDoc:
                         self._unindex_edge(key, old)
                         changes.edges_removed.append(key)
                     continue
-                new_value = plain(value)
+                new_value = _refreshed(old, value, dirty[key])
                 if old == new_value:
                     continue
                 self._unindex_edge(key, old)
@@ -274,8 +379,27 @@ class FlowDoc:
 
     @property
     def size_bytes(self) -> int:
-        """Serialized size of the materialized flow, approximately (entries + name)."""
-        return self.node_view.total + self.edge_view.total + len(self.name.encode("utf-8"))
+        """Size of the materialized flow as compact JSON, at most 2 bytes over (the REST
+        size limits apply to that)."""
+        name = len(orjson.dumps(self.name))
+        return _ENVELOPE + name + self.node_view.total + self.edge_view.total
+
+    def foreign_roots(self) -> list[str]:
+        """Root types other than :data:`ROOTS` that hold something."""
+        found = []
+        for name in list(self.doc.keys()):
+            if name in ROOTS:
+                continue
+            if len(self.doc.get(name, type=Array)) or len(self.doc.get(name, type=Map)):
+                found.append(str(name))
+        return found
+
+    def empty_root(self, name: str) -> None:
+        """Delete everything in root type ``name`` (sequence and keyed content alike)."""
+        sequence = self.doc.get(name, type=Array)
+        if len(sequence):
+            del sequence[:]
+        self.doc.get(name, type=Map).clear()
 
     def materialize(self) -> FlowJSON:
         """``{"name", "nodes", "edges"}``; entries are the cached dicts: do not mutate them."""

@@ -1,4 +1,4 @@
-"""The rooms of one instance: loading, sharing and unloading them; REST writes into them.
+"""The rooms of one instance: loading, sharing and unloading them.
 
 :class:`RoomManager` is the object the app's lifespan builds and the flows REST service
 calls (``apply_flow``). A room is loaded once per ``(org, flow)``: concurrent joiners
@@ -6,6 +6,10 @@ await the same loading task (no lock is held for the room's life, so a slow load
 makes a later joiner wait for anything but that load). A room whose last client left is
 unloaded after ``options.unload_delay``: its pending updates are stored, its last edits
 handed to the REST flow, its log compacted, and the document released.
+
+The manager follows the bus: another instance's ``collab.update`` makes the room catch up
+(:mod:`minibase.collab.catch_up`), a committed REST change makes it merge that change in
+(:mod:`minibase.collab.rest_sync`), a deleted flow unloads it.
 """
 
 from __future__ import annotations
@@ -13,21 +17,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from pycrdt import Doc
-from sqlalchemy.exc import SQLAlchemyError
 
-from minibase.collab.flow_doc import FlowDoc, FlowJSON
-from minibase.collab.interfaces import FlowBridge
-from minibase.collab.persistence import COLLAB_UPDATE, CollabStore
-from minibase.collab.room import ORIGIN_SEED, Client, CollabOptions, Room
-from minibase.domain.merge import merge_flows
+from minibase.collab.client import Client
+from minibase.collab.flow_doc import FlowDoc
+from minibase.collab.options import CollabOptions
+from minibase.collab.rest_sync import RestSync
+from minibase.collab.room import ORIGIN_SEED, Room
+from minibase.domain.collab import FlowBridge
+from minibase.domain.events import Event, EventBus, EventKind
+from minibase.domain.flow_json import FlowJSON
 from minibase.domain.principal import SYSTEM, Principal
-from minibase.errors import MinibaseError
-from minibase.realtime.bus import EventBus
-from minibase.realtime.events import Event
+from minibase.logs import detached
+from minibase.store.collab_log import CollabStore
 
 log = logging.getLogger("minibase.collab")
 
@@ -53,8 +59,7 @@ class RoomManager:
         self._busy: dict[RoomKey, int] = {}
         self._closed = False
         self._bus_unsubscribe: Callable[[], None] | None = None
-        self._syncing: dict[RoomKey, asyncio.Task[None]] = {}
-        self._sync_again: set[RoomKey] = set()
+        self.rest_sync = RestSync(bridge)
 
     # --- other instances --------------------------------------------------------------
 
@@ -63,70 +68,22 @@ class RoomManager:
         self._bus_unsubscribe = bus.subscribe(self._on_event)
 
     async def _on_event(self, event: Event) -> None:
-        if event.kind == "flow" and event.ids:
+        if event.kind == EventKind.FLOW and event.ids:
             # A committed REST change (here or on another instance) of a live flow.
             room = self._rooms.get((event.org_id, event.ids[0]))
             if room is not None:
                 if event.extra.get("deleted"):
                     await self.unload_flow(event.org_id, event.ids[0])
                 else:
-                    self._schedule_rest_sync(room)
+                    self.rest_sync.schedule(room)
             return
-        if event.kind != COLLAB_UPDATE or not event.ids or self.persistence is None:
+        if event.kind != EventKind.COLLAB_UPDATE or not event.ids or self.persistence is None:
             return
         if event.extra.get("instance") == self.persistence.instance_id:
             return
         room = self._rooms.get((event.org_id, event.ids[0]))
         if room is not None:
-            room.request_catch_up()
-
-    # --- REST changes into live documents ------------------------------------------------
-
-    def _schedule_rest_sync(self, room: Room) -> None:
-        key = (room.org_id, room.flow_id)
-        task = self._syncing.get(key)
-        if task is not None and not task.done():
-            self._sync_again.add(key)
-            return
-        self._syncing[key] = asyncio.create_task(self._rest_sync_loop(room), name="collab-rest")
-
-    async def _rest_sync_loop(self, room: Room) -> None:
-        key = (room.org_id, room.flow_id)
-        self._sync_again.add(key)
-        while key in self._sync_again and not room.broken:
-            self._sync_again.discard(key)
-            try:
-                await self.sync_from_rest(room)
-            except MinibaseError as error:
-                log.warning(
-                    "collab: REST change not applied: %s",
-                    error.message,
-                    extra={"org": room.org_id, "flow": room.flow_id},
-                )
-                return
-            except SQLAlchemyError:
-                log.exception("collab: REST sync failed", extra={"org": room.org_id})
-                return
-
-    async def sync_from_rest(self, room: Room) -> None:
-        """Bring REST changes the live document has not seen into it, merging three ways.
-
-        Base: the flow version the document last agreed with; current: the live document
-        (with edits not yet materialized); incoming: the REST flow. Only what REST changed
-        since the base is applied, so no live edit is reverted. The merge and the
-        transaction run without yielding to the event loop, so no update slips between.
-        """
-        async with room.bridge_lock:
-            pending = await self.bridge.rest_changes(room.org_id, room.flow_id)
-            if pending is None:
-                return
-            current = room.flow.materialize()
-            base = pending.base if pending.base is not None else current
-            merged = merge_flows(base, current, pending.flow).flow_doc
-            merged.setdefault("name", pending.flow.get("name", ""))
-            await room.apply_flow(merged, SYSTEM)
-            room.rest_generation += 1
-            await self.bridge.synced(room.org_id, room.flow_id, pending.version)
+            room.catch_up.request()
 
     # --- public API -------------------------------------------------------------------
 
@@ -152,42 +109,35 @@ class RoomManager:
         after the REST transaction committed (on SQLite both need the one writer).
         ``FlowBridge.on_change`` is not called for it.
         """
-        key = (org_id, flow_id)
-        self._busy[key] = self._busy.get(key, 0) + 1
-        try:
-            room = await self.room(org_id, flow_id)
+        async with self._using(org_id, flow_id) as room:
             return await room.apply_flow(flow_json, author)
-        finally:
-            self._busy[key] -= 1
-            if not self._busy[key]:
-                del self._busy[key]
-            self._maybe_schedule_unload(key)
 
     async def materialized(self, org_id: str, flow_id: str) -> FlowJSON:
         """The live flow ``{"name", "nodes", "edges"}`` (loads the room if needed)."""
-        key = (org_id, flow_id)
-        self._busy[key] = self._busy.get(key, 0) + 1
-        try:
-            room = await self.room(org_id, flow_id)
+        async with self._using(org_id, flow_id) as room:
             return room.flow.materialize()
-        finally:
-            self._busy[key] -= 1
-            if not self._busy[key]:
-                del self._busy[key]
-            self._maybe_schedule_unload(key)
 
     async def join(self, org_id: str, flow_id: str, client: Client) -> Room:
         """Load (or share) the room and add ``client``; raises ``NotFound`` from the bridge."""
+        async with self._using(org_id, flow_id, unload=False) as room:
+            room.join(client)
+            return room
+
+    @asynccontextmanager
+    async def _using(
+        self, org_id: str, flow_id: str, *, unload: bool = True
+    ) -> AsyncIterator[Room]:
+        """The room, kept loaded while in use; unloaded later if no client is left."""
         key = (org_id, flow_id)
         self._busy[key] = self._busy.get(key, 0) + 1
         try:
-            room = await self.room(org_id, flow_id)
-            room.join(client)
-            return room
+            yield await self.room(org_id, flow_id)
         finally:
             self._busy[key] -= 1
             if not self._busy[key]:
                 del self._busy[key]
+            if unload:
+                self._maybe_schedule_unload(key)
 
     def leave(self, room: Room, client: Client) -> None:
         room.leave(client)
@@ -242,7 +192,9 @@ class RoomManager:
                 continue
             task = self._loading.get(key)
             if task is None:
-                task = asyncio.create_task(self._load(key), name=f"collab-load-{flow_id}")
+                task = asyncio.create_task(
+                    self._load(key), name=f"collab-load-{flow_id}", context=detached()
+                )
                 self._loading[key] = task
             return await asyncio.shield(task)
 
@@ -284,10 +236,10 @@ class RoomManager:
             )
             self._rooms[key] = room
             if self._bus_unsubscribe is not None:
-                room.request_catch_up()  # appends other instances made while we loaded
+                room.catch_up.request()  # appends other instances made while we loaded
             if stored is not None and not stored.empty:
                 # REST writes made while no room was live are not in the stored state.
-                await self.sync_from_rest(room)
+                await self.rest_sync.sync(room)
             return room
         finally:
             self._loading.pop(key, None)
@@ -304,7 +256,7 @@ class RoomManager:
     def _unload_later(self, key: RoomKey) -> None:
         self._timers.pop(key, None)
         if key not in self._closing:
-            self._closing[key] = asyncio.create_task(self._unload_task(key))
+            self._closing[key] = asyncio.create_task(self._unload_task(key), context=detached())
 
     async def _unload_task(self, key: RoomKey) -> None:
         try:
@@ -317,7 +269,7 @@ class RoomManager:
         if closing is not None:
             await asyncio.shield(closing)
             return
-        task = asyncio.create_task(self._do_unload(key, force=force))
+        task = asyncio.create_task(self._do_unload(key, force=force), context=detached())
         self._closing[key] = task
         try:
             await asyncio.shield(task)

@@ -18,6 +18,14 @@ Rules, in the order they are applied:
    removed, so an edge added concurrently with its node's deletion is removed too.
 5. ``max_doc_bytes``: while the materialized flow is over the size limit, entries this
    update added or changed are removed, largest first (so as few as possible go).
+6. ``meta`` and foreign roots: ``meta`` holds ``name`` only (other keys are removed,
+   ``unknown_key``); a name that REST would refuse (not a string, blank, over 256
+   characters) is set back to the one before (``malformed``); any root type besides
+   ``nodes``, ``edges`` and ``meta`` is emptied (``unknown_root``).
+
+Entries are checked as REST checks them (:func:`minibase.domain.flow_graph.node_errors`
+and ``edge_errors``), and the size is the REST size of the flow JSON (an upper bound
+within 2 bytes), so what the room keeps, REST accepts.
 """
 
 from __future__ import annotations
@@ -26,9 +34,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from minibase.collab.flow_doc import Changes, FlowDoc
+from minibase.collab.flow_doc import UNREPRESENTABLE, Changes, FlowDoc
+from minibase.domain.collab import Limits
+from minibase.domain.flow_graph import MAX_NAME_LENGTH, edge_errors, node_errors
 
-EntryKind = Literal["node", "edge"]
+EntryKind = Literal["node", "edge", "meta", "root"]
 
 MALFORMED = "malformed"
 NODE_TYPE_NOT_ALLOWED = "node_type_not_allowed"
@@ -36,39 +46,8 @@ MAX_NODES = "max_nodes"
 MAX_EDGES = "max_edges"
 MISSING_NODE = "missing_node"
 MAX_DOC_BYTES = "max_doc_bytes"
-
-MAX_ENTRY_ID_LENGTH = 256
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """What one flow may hold; ``None`` is unlimited.
-
-    ``max_nodes`` is the most nodes *this flow* may hold given the org's total usage
-    (the authorizer computes it: the org's limit minus the nodes of its other flows, and
-    at most the per-flow setting).
-    """
-
-    max_nodes: int | None = None
-    max_edges: int | None = None
-    allowed_node_types: frozenset[str] | None = None
-    max_doc_bytes: int | None = None
-
-    def tighten(self, other: Limits) -> Limits:
-        """The stricter of ``self`` and ``other``, limit by limit."""
-
-        def low(a: int | None, b: int | None) -> int | None:
-            return b if a is None else a if b is None else min(a, b)
-
-        types = self.allowed_node_types
-        if other.allowed_node_types is not None:
-            types = other.allowed_node_types if types is None else types & other.allowed_node_types
-        return Limits(
-            max_nodes=low(self.max_nodes, other.max_nodes),
-            max_edges=low(self.max_edges, other.max_edges),
-            allowed_node_types=types,
-            max_doc_bytes=low(self.max_doc_bytes, other.max_doc_bytes),
-        )
+UNKNOWN_KEY = "unknown_key"
+UNKNOWN_ROOT = "unknown_root"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,40 +60,33 @@ class Removal:
         return {"kind": self.kind, "id": self.id, "reason": self.reason}
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 def _valid_id(key: str, value: dict[str, Any]) -> bool:
-    entry_id = value.get("id")
-    return isinstance(entry_id, str) and entry_id == key and 0 < len(key) <= MAX_ENTRY_ID_LENGTH
+    return value.get("id") == key
 
 
 def node_problem(key: str, value: Any, limits: Limits) -> str | None:
     """Why node entry ``value`` (plain JSON) under ``key`` breaks a rule, or ``None``."""
-    if not isinstance(value, dict) or not _valid_id(key, value):
+    if value is UNREPRESENTABLE or node_errors(value) or not _valid_id(key, value):
         return MALFORMED
-    node_type = value.get("type")
-    position = value.get("position")
-    if not isinstance(node_type, str) or not node_type:
-        return MALFORMED
-    if not (
-        isinstance(position, dict)
-        and _is_number(position.get("x"))
-        and _is_number(position.get("y"))
-    ):
-        return MALFORMED
-    if limits.allowed_node_types is not None and node_type not in limits.allowed_node_types:
+    if limits.allowed_node_types is not None and value["type"] not in limits.allowed_node_types:
         return NODE_TYPE_NOT_ALLOWED
     return None
 
 
 def edge_problem(key: str, value: Any) -> str | None:
-    if not isinstance(value, dict) or not _valid_id(key, value):
-        return MALFORMED
-    if not isinstance(value.get("source"), str) or not isinstance(value.get("target"), str):
+    if value is UNREPRESENTABLE or edge_errors(value, None) or not _valid_id(key, value):
         return MALFORMED
     return None
+
+
+def name_ok(name: Any) -> bool:
+    """Whether REST would take ``name`` as a flow's name."""
+    return (
+        isinstance(name, str)
+        and bool(name.strip())
+        and len(name) <= MAX_NAME_LENGTH
+        and "\x00" not in name
+    )
 
 
 class _Plan:
@@ -196,6 +168,13 @@ def plan(flow: FlowDoc, changes: Changes, limits: Limits) -> list[Removal]:
             elif kind == "edge" and key not in p.edges:
                 p.edge(key, MAX_DOC_BYTES)
                 over -= flow.edge_view.sizes[key]
+
+    if changes.name_changed and not name_ok(flow.meta.get("name")):
+        p.removals.append(Removal("meta", "name", MALFORMED))
+    for key in changes.meta_keys:
+        p.removals.append(Removal("meta", key, UNKNOWN_KEY))
+    for root in flow.foreign_roots():
+        p.removals.append(Removal("root", root, UNKNOWN_ROOT))
     return p.removals
 
 
@@ -223,8 +202,27 @@ def enforce(flow: FlowDoc, changes: Changes, limits: Limits, origin: Any = None)
         return removals
     with flow.doc.transaction(origin=origin):
         for removal in removals:
-            target = flow.nodes if removal.kind == "node" else flow.edges
-            if removal.id in target:
-                del target[removal.id]
+            if removal.kind == "root":
+                flow.empty_root(removal.id)
+            elif removal.kind == "meta" and removal.id == "name":
+                # Back to the name before; with none valid, to what REST fell back on.
+                if name_ok(changes.previous_name):
+                    flow.meta["name"] = changes.previous_name
+                elif "name" in flow.meta:
+                    del flow.meta["name"]
+            else:
+                target = {"node": flow.nodes, "edge": flow.edges, "meta": flow.meta}
+                if removal.id in target[removal.kind]:
+                    del target[removal.kind][removal.id]
     flow.refresh()
     return removals
+
+
+def rule_violation(removals: list[Removal]) -> dict[str, object]:
+    """The type-100 notification sent to the author of an update that broke a rule."""
+    reasons = sorted({r.reason for r in removals})
+    return {
+        "type": "rule_violation",
+        "removed": [r.to_json() for r in removals],
+        "reason": ", ".join(reasons),
+    }

@@ -34,7 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from minibase.domain.flow_doc import Entity, FlowDoc, entities, index_by_id
+from minibase.domain.flow_json import Entity, FlowJSON, entities, index_by_id
 from minibase.domain.json_values import MISSING, json_equal
 
 
@@ -173,7 +173,7 @@ def _diff_entities(a: list[Entity], b: list[Entity]) -> EntitiesDiff:
     )
 
 
-def diff_flows(a: FlowDoc, b: FlowDoc) -> FlowDiff:
+def diff_flows(a: FlowJSON, b: FlowJSON) -> FlowDiff:
     """What changed from flow document ``a`` to ``b`` (valid documents, ids unique)."""
     before, after = a.get("name", MISSING), b.get("name", MISSING)
     return FlowDiff(

@@ -35,7 +35,9 @@ from typing import Any
 
 import orjson
 
-from minibase.domain.flow_doc import Entity, FlowDoc, ends_within, entity_ids
+from minibase.domain.flow_json import Entity, FlowJSON, ends_within, entity_ids
+from minibase.domain.trusted import NOTHING_TRUSTED, Trusted
+from minibase.domain.view_fields import drop_view_fields
 from minibase.errors import PayloadTooLarge, QuotaExceeded, ValidationFailed
 
 MAX_ID_LENGTH = 256
@@ -194,7 +196,7 @@ def _check_count(items: list[Any], key: str, limit: int | None) -> None:
 
 
 def check_limits(
-    doc: FlowDoc,
+    doc: FlowJSON,
     *,
     max_nodes: int | None = None,
     max_edges: int | None = None,
@@ -229,12 +231,11 @@ def document_size(name: str, stored: bytes) -> int:
     return len(b'{"name":') + len(orjson.dumps(name)) + len(b",") + len(stored) - len(b"{")
 
 
-def _untrusted(items: list[Any], trusted: Container[int]) -> Sequence[int]:
-    """Indexes of the items whose ``id()`` is not in ``trusted``."""
+def _untrusted(items: list[Any], trusted: Trusted) -> Sequence[int]:
+    """Indexes of the items not in ``trusted``."""
     if not trusted:
         return range(len(items))
-    known = map(trusted.__contains__, map(id, items))
-    return list(compress(count(), map(not_, known)))
+    return list(compress(count(), map(not_, trusted.flags(items))))
 
 
 def _id_set(items: list[Any]) -> set[str]:
@@ -253,8 +254,8 @@ def validate_flow(
     max_edges: int | None = None,
     max_bytes: int | None = None,
     require_name: bool = False,
-    trusted: Container[int] = frozenset(),
-) -> FlowDoc:
+    trusted: Trusted = NOTHING_TRUSTED,
+) -> FlowJSON:
     """Check a flow document and return it normalized as ``{"name"?, "nodes", "edges"}``.
 
     Normalizing means: absent ``nodes`` or ``edges`` become ``[]``, ``name`` is kept only
@@ -263,7 +264,7 @@ def validate_flow(
     untouched. ``None`` limits are unlimited. ``max_bytes`` applies to the normalized
     document serialized as compact JSON.
 
-    ``trusted`` holds the ``id()`` of entities known to be valid on their own (taken from
+    ``trusted`` holds entities known to be valid on their own (taken from
     a stored document, see :func:`minibase.domain.flow_index.intern`): only their place in
     this document (unique ids, edge ends) is checked.
 
@@ -272,7 +273,7 @@ def validate_flow(
     if not isinstance(doc, dict):
         raise ValidationFailed([_error("", "The flow must be an object.", "dict_type")])
     errors: list[FieldError] = []
-    out: FlowDoc = {}
+    out: FlowJSON = {}
     if "name" in doc:
         errors += _name_errors(doc["name"])
         out["name"] = doc["name"]
@@ -291,8 +292,11 @@ def validate_flow(
     check_limits(out, max_nodes=max_nodes, max_edges=max_edges, max_bytes=max_bytes)
 
     # Only the untrusted entities are walked in Python; the rest is found in C (``map``).
-    for index in _untrusted(nodes, trusted):
+    untrusted_nodes = _untrusted(nodes, trusted)
+    for index in untrusted_nodes:
         errors += node_errors(nodes[index], f"nodes[{index}]")
+    # Trusted entities come from a stored document, which never holds view-only fields.
+    nodes = out["nodes"] = drop_view_fields(nodes, untrusted_nodes)
     # Edges may point at any node that has a string id, even one invalid for other
     # reasons: that node is already reported, and a second error per edge would be noise.
     node_ids = _id_set(nodes)
@@ -303,6 +307,7 @@ def validate_flow(
         suspects = range(len(edges))  # some trusted edge lost an end: check them all
     for index in suspects:
         errors += edge_errors(edges[index], node_ids, f"edges[{index}]")
+    edges = out["edges"] = drop_view_fields(edges, suspects)
     edge_ids = _id_set(edges)
     if len(edge_ids) != len(edges):
         errors += _duplicate_errors(edges, "edges")

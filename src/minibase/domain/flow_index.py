@@ -23,7 +23,8 @@ from typing import Any
 
 import orjson
 
-from minibase.domain.flow_doc import COLLECTIONS, Entity, FlowDoc, entity_ids
+from minibase.domain.flow_json import COLLECTIONS, Entity, FlowJSON, entity_ids
+from minibase.domain.trusted import Trusted
 
 Indexed = dict[str, tuple[Entity, bytes]]
 """Entity id -> (the entity, its compact JSON bytes)."""
@@ -63,12 +64,12 @@ class Listing:
 class IndexedFlow:
     """A valid flow document with its nodes and edges indexed by id (see module doc)."""
 
-    doc: FlowDoc
+    doc: FlowJSON
     lists: dict[str, Listing]
     """``"nodes"`` / ``"edges"`` -> their listing."""
 
 
-def index_flow(doc: FlowDoc, *parents: IndexedFlow) -> IndexedFlow:
+def index_flow(doc: FlowJSON, *parents: IndexedFlow) -> IndexedFlow:
     """Index a valid ``doc``, reusing the bytes of entities that are ``parents``' objects.
 
     A document made from others (a merge shares their unchanged entities) costs one
@@ -114,15 +115,15 @@ def _bytes_of(entity: Entity, known: list[Listing]) -> bytes:
     return orjson.dumps(entity)
 
 
-def intern(doc: FlowDoc, *known: IndexedFlow) -> tuple[FlowDoc, set[int]]:
+def intern(doc: FlowJSON, *known: IndexedFlow) -> tuple[FlowJSON, Trusted]:
     """``doc`` with every entity byte-identical to ``known``'s same-id entity replaced by it.
 
     Tolerates an unvalidated ``doc`` (anything that is not an entity list of objects with
     string ids is left as it is). Returns the new document (a shallow copy, lists rebuilt)
-    and the ``id()`` of every entity taken from ``known``: those are valid already.
+    and every entity taken from ``known``: those are valid already.
     """
     out = dict(doc)
-    trusted: set[int] = set()
+    trusted = Trusted()
     for _, key in COLLECTIONS:
         items = doc.get(key)
         if not isinstance(items, list) or not known:
@@ -136,7 +137,7 @@ def intern(doc: FlowDoc, *known: IndexedFlow) -> tuple[FlowDoc, set[int]]:
     return out, trusted
 
 
-def _intern_aligned(items: list[Any], known: Listing, trusted: set[int]) -> list[Any] | None:
+def _intern_aligned(items: list[Any], known: Listing, trusted: Trusted) -> list[Any] | None:
     """The common case, without a Python loop over untouched entities: ``items`` has the
     same ids in the same order as ``known`` (``None`` when it has not).
 
@@ -156,7 +157,7 @@ def _intern_aligned(items: list[Any], known: Listing, trusted: set[int]) -> list
     joined = known.joined
     out = list(known.items)
     if encoded == joined:
-        trusted.update(map(id, out))
+        trusted.update(out)
         return out
     view = memoryview(joined)
     prefix = _common_prefix(encoded, joined)
@@ -174,11 +175,11 @@ def _intern_aligned(items: list[Any], known: Listing, trusted: set[int]) -> list
             out[k] = entity
         at += len(mine) + 1
         k += 1
-    trusted.update(map(id, compress(out, map(is_, out, known.items))))
+    trusted.update(compress(out, map(is_, out, known.items)))
     return out
 
 
-def _intern_list(items: list[Any], indexes: list[Indexed], trusted: set[int]) -> list[Any]:
+def _intern_list(items: list[Any], indexes: list[Indexed], trusted: Trusted) -> list[Any]:
     """Intern ``items``, serializing the whole list once instead of each entity.
 
     Each entity's bytes start where the previous one's ended (plus a comma), so a known
@@ -205,7 +206,7 @@ def _intern_list(items: list[Any], indexes: list[Indexed], trusted: set[int]) ->
                 match = hit
                 break
         if match is not None:
-            trusted.add(id(match[0]))
+            trusted.add(match[0])
             out.append(match[0])
             at += len(match[1]) + 1
         else:
@@ -214,7 +215,7 @@ def _intern_list(items: list[Any], indexes: list[Indexed], trusted: set[int]) ->
     return out
 
 
-def _intern_one(entity: Any, indexes: list[Indexed], trusted: set[int]) -> Any:
+def _intern_one(entity: Any, indexes: list[Indexed], trusted: Trusted) -> Any:
     if not isinstance(entity, dict):
         return entity
     ident = entity.get("id")
@@ -226,7 +227,7 @@ def _intern_one(entity: Any, indexes: list[Indexed], trusted: set[int]) -> Any:
         if hit is None:
             continue
         if hit[0] is entity:
-            trusted.add(id(entity))
+            trusted.add(entity)
             return entity
         if encoded is None:
             try:
@@ -234,7 +235,7 @@ def _intern_one(entity: Any, indexes: list[Indexed], trusted: set[int]) -> Any:
             except orjson.JSONEncodeError:
                 return entity  # validation reports it
         if hit[1] == encoded:
-            trusted.add(id(hit[0]))
+            trusted.add(hit[0])
             return hit[0]
     return entity
 

@@ -26,8 +26,9 @@ from typing import Any
 
 import orjson
 
-from minibase.domain.flow_doc import COLLECTIONS
 from minibase.domain.flow_index import IndexedFlow, Listing
+from minibase.domain.flow_json import COLLECTIONS
+from minibase.domain.trusted import Trusted
 
 _PLACEHOLDER = secrets.token_hex(16)
 """Stands for an array while the rest of a body is parsed (random: no body can hold it)."""
@@ -40,13 +41,13 @@ _scan_value = json.JSONDecoder().raw_decode
 _COMMA, _CLOSE = ord(","), ord("]")
 
 
-def read_against(raw: bytes, known: IndexedFlow) -> tuple[dict[str, Any], set[int]] | None:
+def read_against(raw: bytes, known: IndexedFlow) -> tuple[dict[str, Any], Trusted] | None:
     """The JSON object ``raw``, its ``nodes`` and ``edges`` sharing ``known``'s objects
-    wherever their bytes are ``known``'s, and the ``id()`` of every object so taken
+    wherever their bytes are ``known``'s, and every object so taken
     (valid already); ``None`` when the body is not read this way (see module doc)."""
     if not raw.isascii() or _PLACEHOLDER.encode() in raw:
         return None
-    trusted: set[int] = set()
+    trusted = Trusted()
     found: list[tuple[int, int, str, list[Any]]] = []
     for _, key in COLLECTIONS:
         marker = b'"' + key.encode() + b'":'
@@ -92,12 +93,12 @@ def _placeholder(key: str) -> bytes:
 
 
 def _read_list(
-    raw: bytes, start: int, known: Listing, trusted: set[int]
+    raw: bytes, start: int, known: Listing, trusted: Trusted
 ) -> tuple[list[Any], int] | None:
     """The array at ``raw[start]`` and where it ends, or ``None``."""
     joined = known.joined
     if raw.startswith(joined, start):
-        trusted.update(map(id, known.items))
+        trusted.update(known.items)
         return list(known.items), start + len(joined)
     if raw[start : start + 1] != b"[":
         return None
@@ -119,7 +120,7 @@ def _read_list(
             first, stop = run
             taken = known.items[first:stop]
             items += taken
-            trusted.update(map(id, taken))
+            trusted.update(taken)
             pos += known.ends[stop - 1] - known.starts[first]
             expected = stop
             continue
@@ -138,7 +139,7 @@ def _read_list(
         if type(ident) is str and (twin := known.index.get(ident)) is not None:
             if twin[1] == chunk:
                 value = twin[0]
-                trusted.add(id(value))
+                trusted.add(value)
             position = known.ids.index(ident)
             if position >= expected:
                 expected = position + 1

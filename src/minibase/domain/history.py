@@ -38,7 +38,7 @@ from typing import Any, Literal
 
 import orjson
 
-from minibase.domain.flow_doc import COLLECTIONS, Entity, FlowDoc, entity_ids
+from minibase.domain.flow_json import COLLECTIONS, Entity, FlowJSON, entity_ids
 from minibase.errors import MinibaseError
 
 SNAPSHOT_EVERY = 20
@@ -185,7 +185,7 @@ def _apply_collection(old: list[Entity], part: dict[str, Any]) -> list[Entity]:
     return list(items.values())
 
 
-def _delta(prev: FlowDoc, doc: FlowDoc, touched: dict[str, Touched]) -> dict[str, Any] | None:
+def _delta(prev: FlowJSON, doc: FlowJSON, touched: dict[str, Touched]) -> dict[str, Any] | None:
     """The delta from ``prev`` to ``doc``, or None when only a snapshot can carry it."""
     keys = [key for _, key in COLLECTIONS]
     ids: dict[str, tuple[list[str], list[str]]] = {}
@@ -233,7 +233,7 @@ class EncodedVersion:
 
 
 def encode(
-    prev_doc: FlowDoc | None, doc: FlowDoc, version: int, *, every: int = SNAPSHOT_EVERY
+    prev_doc: FlowJSON | None, doc: FlowJSON, version: int, *, every: int = SNAPSHOT_EVERY
 ) -> EncodedVersion:
     """:func:`encode_version`, also telling what a delta touched."""
     if prev_doc is not None and (version - 1) % every != 0:
@@ -245,7 +245,7 @@ def encode(
 
 
 def encode_version(
-    prev_doc: FlowDoc | None, doc: FlowDoc, version: int, *, every: int = SNAPSHOT_EVERY
+    prev_doc: FlowJSON | None, doc: FlowJSON, version: int, *, every: int = SNAPSHOT_EVERY
 ) -> tuple[VersionKind, bytes]:
     """The kind and payload to store for ``version`` of a flow whose previous version was
     ``prev_doc`` (None when unknown or for version 1).
@@ -271,7 +271,7 @@ def _unpack(payload: bytes) -> dict[str, Any]:
     return value
 
 
-def _apply(prev_doc: FlowDoc, delta: dict[str, Any]) -> FlowDoc:
+def _apply(prev_doc: FlowJSON, delta: dict[str, Any]) -> FlowJSON:
     if "doc" in delta:
         raise CorruptHistory("A snapshot payload was given as a delta.")
     try:
@@ -284,18 +284,18 @@ def _apply(prev_doc: FlowDoc, delta: dict[str, Any]) -> FlowDoc:
     return doc
 
 
-def apply_delta(prev_doc: FlowDoc, payload: bytes) -> FlowDoc:
+def apply_delta(prev_doc: FlowJSON, payload: bytes) -> FlowJSON:
     """The document a delta payload makes of ``prev_doc`` (which is not modified)."""
     return _apply(prev_doc, _unpack(payload))
 
 
-def rebuild(entries: Sequence[tuple[str, bytes]]) -> FlowDoc:
+def rebuild(entries: Sequence[tuple[str, bytes]]) -> FlowJSON:
     """The document of the last entry, given ``(kind, payload)`` pairs in version order
     starting with a snapshot (a later snapshot simply restarts from itself).
 
     Raises CorruptHistory for an empty list, a leading delta, or a gap in version numbers.
     """
-    doc: FlowDoc | None = None
+    doc: FlowJSON | None = None
     version = 0
     for kind, payload in entries:
         if kind == "snapshot":

@@ -13,6 +13,8 @@ from typing import Any, Final
 
 import orjson
 
+from minibase.errors import BadRequest, ValidationFailed
+
 
 class Missing(Enum):
     """The type of :data:`MISSING`."""
@@ -59,3 +61,16 @@ def _walk_equal(a: Any, b: Any) -> bool:
             return False
         return all(_walk_equal(x, y) for x, y in zip(a, b, strict=True))
     return type(a) is type(b) and bool(a == b)
+
+
+def parse_json_object(raw: bytes) -> dict[str, Any]:
+    """``raw`` as a JSON object: 400 when not JSON, 422 when not an object."""
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise BadRequest("The body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise ValidationFailed(
+            [{"field": "", "message": "The body must be a JSON object.", "type": "dict_type"}]
+        )
+    return body

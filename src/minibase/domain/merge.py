@@ -52,11 +52,11 @@ from itertools import compress, count
 from operator import is_not
 from typing import Any, Literal
 
-from minibase.domain.flow_doc import (
+from minibase.domain.flow_json import (
     COLLECTIONS,
     Entity,
     EntityKind,
-    FlowDoc,
+    FlowJSON,
     ends_within,
     entities,
     entity_ids,
@@ -71,7 +71,7 @@ ConflictKind = Literal["node", "edge", "flow"]
 class MergeResult:
     """The merged document, what both sides changed differently, and edges left dangling."""
 
-    flow_doc: FlowDoc
+    flow_doc: FlowJSON
     conflicts: list[dict[str, Any]] = field(default_factory=list)
     dropped_edges: list[str] = field(default_factory=list)
 
@@ -265,7 +265,7 @@ def _merge_aligned(
     return merged, conflicts
 
 
-def merge_flows(base: FlowDoc, current: FlowDoc, incoming: FlowDoc) -> MergeResult:
+def merge_flows(base: FlowJSON, current: FlowJSON, incoming: FlowJSON) -> MergeResult:
     """Merge ``incoming`` (the request) into ``current`` (the server) since ``base``.
 
     Returns ``{"name", "nodes", "edges"}`` (``name`` only if some side has one) with the

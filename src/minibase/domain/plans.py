@@ -19,7 +19,14 @@ class Plan(StrEnum):
     ENTERPRISE = "enterprise"
 
 
-SETTING_KEYS = ("maxNodes", "maxFlows", "allowedNodeTypes", "storageQuota")
+SETTING_KEYS = (
+    "maxNodes",
+    "maxFlows",
+    "allowedNodeTypes",
+    "storageQuota",
+    "commentsBy",
+    "retention",
+)
 
 
 @dataclass(frozen=True, slots=True)

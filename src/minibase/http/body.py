@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 
-from minibase.errors import BadRequest, ValidationFailed
+from minibase.domain.json_values import parse_json_object
+from minibase.errors import BadRequest
+
+__all__ = ["json_schema_body", "parse_json_object", "read_json_bytes", "read_json_object"]
 
 
 async def read_json_bytes(request: Request) -> bytes:
@@ -20,19 +22,6 @@ async def read_json_bytes(request: Request) -> bytes:
     if content_type != "application/json" and not content_type.endswith("+json"):
         raise BadRequest("The body must be JSON (Content-Type: application/json).")
     return await request.body()
-
-
-def parse_json_object(raw: bytes) -> dict[str, Any]:
-    """``raw`` as a JSON object: 400 when not JSON, 422 when not an object."""
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise BadRequest("The body is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise ValidationFailed(
-            [{"field": "", "message": "The body must be a JSON object.", "type": "dict_type"}]
-        )
-    return body
 
 
 async def read_json_object(request: Request) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from minibase.config import Settings
-from minibase.realtime.bus import EventBus, InProcessBus
+from minibase.domain.events import EventBus
+from minibase.realtime.bus import InProcessBus
 from minibase.realtime.redis_bus import RedisBus
 
 
@@ -14,4 +15,4 @@ def build_bus(settings: Settings) -> EventBus:
     return InProcessBus()
 
 
-__all__ = ["EventBus", "InProcessBus", "RedisBus", "build_bus"]
+__all__ = ["InProcessBus", "RedisBus", "build_bus"]

@@ -1,4 +1,5 @@
-"""The event bus: one small interface; this module holds what every bus shares.
+"""The event bus: one small interface (:class:`minibase.domain.events.EventBus`); this
+module holds what every bus shares.
 
 Each committed transaction publishes its events here after commit; subscribers (live
 queries, collab rooms, caches) receive every event of the deployment, each exactly once
@@ -8,7 +9,7 @@ the same interface. Both deliver through :class:`FanoutBus`: a subscriber regist
 one task per bus that calls the subscribers, so ``publish`` never waits for them.
 
 When events may have been lost, subscribers receive the resync signal instead
-(:func:`minibase.realtime.events.resync`).
+(:func:`minibase.domain.events.resync`).
 """
 
 from __future__ import annotations
@@ -17,33 +18,16 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
 
-from minibase.realtime.events import Event, resync
+from minibase.domain.events import Event, Subscriber, resync
+from minibase.logs import detached
 
 log = logging.getLogger("minibase.bus")
 
-Subscriber = Callable[[Event], Awaitable[None]]
-
 DEFAULT_MAX_PENDING = 10_000
 SLOW_SUBSCRIBER_SECONDS = 1.0
-
-
-class EventBus(Protocol):
-    """Publish committed events; deliver every event to every subscriber."""
-
-    async def start(self) -> None: ...
-
-    async def close(self) -> None: ...
-
-    async def publish(self, events: Sequence[Event]) -> None:
-        """Hand ``events`` to the bus; never raises for a delivery or Redis problem."""
-        ...
-
-    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
-        """Register ``subscriber``; return a function that unregisters it."""
-        ...
 
 
 class FanoutBus:
@@ -134,7 +118,7 @@ class InProcessBus(FanoutBus):
 
 def background(work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
     """Run ``work`` as a task of the bus; a crash (a bug) is logged when it happens."""
-    task = asyncio.create_task(work, name=name)
+    task = asyncio.create_task(work, name=name, context=detached())
     task.add_done_callback(_log_crash)
     return task
 

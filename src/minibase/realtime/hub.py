@@ -7,8 +7,10 @@
 * Authorization is live: membership events re-check every affected subscription, a
   credentials event closes the sockets of a revoked token (4401), and a periodic sweep
   re-validates every token as a backstop for events lost while the bus was down.
-* Each socket has a bounded outgoing queue drained by its own sender task: a slow
-  client never slows the others and is closed with 4008 when it falls too far behind.
+* Each socket has an outbox drained by its own sender task, bounded in frames and bytes
+  per socket and per user, keeping only the latest value per subscription
+  (:mod:`minibase.realtime.outbox`): a slow client never slows the others, never makes
+  the server hold more than those bounds, and is closed with 4008 when it would.
 """
 
 from __future__ import annotations
@@ -25,12 +27,12 @@ from starlette.websockets import WebSocket, WebSocketState
 
 from minibase.auth.credentials import authenticate
 from minibase.config import Settings
+from minibase.domain.events import Event, EventBus, EventKind
 from minibase.domain.principal import Principal
 from minibase.domain.roles import Role, is_allowed
 from minibase.errors import Forbidden, MinibaseError, NotFound, Unauthenticated
-from minibase.realtime.bus import EventBus
-from minibase.realtime.events import Event
-from minibase.realtime.queries import QuerySpec, QueryValue, run_query
+from minibase.realtime.outbox import Outbox, Overflow, UserBudget
+from minibase.services.live_queries import USER_ARG, QuerySpec, QueryValue, run_query
 from minibase.services.orgs import role_in
 from minibase.store.unit_of_work import Store
 
@@ -40,6 +42,8 @@ CLOSE_GOING_AWAY = 1001
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_TOO_SLOW = 4008
 CLOSE_TOO_MANY = 4029
+CLOSE_TIMEOUT = 5.0
+"""How long a close frame may wait for a socket that does not take it (a dead reader)."""
 
 QueryKey = tuple[str, tuple[tuple[str, str], ...]]
 
@@ -60,7 +64,8 @@ class Subscription:
 
     @property
     def org_id(self) -> str:
-        return self.args["orgId"]
+        """The org of the query ("" for a user-scoped one)."""
+        return self.args.get("orgId", "")
 
 
 @dataclass(eq=False)
@@ -70,21 +75,25 @@ class Connection:
     websocket: WebSocket
     principal: Principal
     token: str
-    queue: asyncio.Queue[str | None]
+    outbox: Outbox
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
     closed: bool = False
     close_code: int = CLOSE_GOING_AWAY
     close_reason: str = ""
     sender: asyncio.Task[None] | None = None
+    sending: bool = False
+    """The sender is inside a send (it waits there only while the peer does not read)."""
+    closer: asyncio.Task[None] | None = None
 
-    def send(self, message: dict[str, Any] | str) -> None:
-        """Queue a frame; a client too far behind is disconnected instead."""
+    def send(self, message: dict[str, Any] | str, key: str | None = None) -> None:
+        """Queue a frame (``key``: the subscription whose latest value it is); a client too
+        far behind is disconnected instead."""
         if self.closed:
             return
         text = message if isinstance(message, str) else orjson.dumps(message).decode()
         try:
-            self.queue.put_nowait(text)
-        except asyncio.QueueFull:
+            self.outbox.put(text, key)
+        except Overflow:
             log.warning(
                 "sync client too slow; disconnecting", extra={"principal": self.principal.id}
             )
@@ -94,37 +103,58 @@ class Connection:
         if self.closed:
             return
         self.closed = True
-        # Drop what is queued: the close frame must not wait behind it.
-        while not self.queue.empty():
-            self.queue.get_nowait()
-        self.queue.put_nowait(None)
+        # Drop what is queued (its memory goes at once): the close must not wait behind it.
+        self.outbox.end()
         self.close_code, self.close_reason = code, reason
+        if self.sending and self.sender is not None:
+            # A send only waits while the socket's buffers are full (the peer does not
+            # read), before writing anything: stop it, so the close is not stuck behind it.
+            self.sender.cancel()
+            self.closer = asyncio.create_task(self._close_socket(), name="sync-close")
 
     async def run_sender(self) -> None:
         ws = self.websocket
         try:
             while True:
-                text = await self.queue.get()
+                text = await self.outbox.get()
                 if text is None:
                     break
+                self.sending = True
                 await ws.send_text(text)
+                self.sending = False
         except (OSError, RuntimeError):
             self.closed = True
             return
+        await self._close_socket()
+
+    async def _close_socket(self) -> None:
+        ws = self.websocket
         if ws.application_state == WebSocketState.CONNECTED:
-            with contextlib.suppress(OSError, RuntimeError):
-                await ws.close(self.close_code, self.close_reason)
+            with contextlib.suppress(OSError, RuntimeError, TimeoutError):
+                await asyncio.wait_for(ws.close(self.close_code, self.close_reason), CLOSE_TIMEOUT)
 
 
-def result_frame(sub: Subscription, value: QueryValue, body_text: str | None = None) -> str:
+def result_frame(
+    sub: Subscription,
+    value: QueryValue,
+    body_text: str | None = None,
+    frames: dict[tuple[str, int], str] | None = None,
+) -> str:
     """``{"type":"result","id":...,"value":<body>,"version":N}`` spliced as text.
 
-    ``body_text`` is the value decoded once per refresh, shared by every subscriber.
+    ``body_text`` is the value decoded once per refresh, shared by every subscriber;
+    ``frames`` caches the frame per ``(subscription id, version)`` for one refresh, so
+    the subscribers of one value that chose the same id (every client of one app does)
+    share ONE frame: built once, and one string in all their outboxes.
     """
     sub.seq += 1
     version = value.version if value.version is not None else sub.seq
+    if frames is not None:
+        frame = frames.get((sub.id, version))
+        if frame is not None:
+            return frame
     text = body_text if body_text is not None else value.body.decode()
-    return (
+    frame = (
         '{"type":"result","id":'
         + orjson.dumps(sub.id).decode()
         + ',"value":'
@@ -133,6 +163,9 @@ def result_frame(sub: Subscription, value: QueryValue, body_text: str | None = N
         + str(version)
         + "}"
     )
+    if frames is not None:
+        frames[(sub.id, version)] = frame
+    return frame
 
 
 def error_frame(sub_id: str | None, error: MinibaseError) -> dict[str, Any]:
@@ -147,6 +180,8 @@ class LiveQueryHub:
         self.settings = settings
         self.bus = bus
         self.connections: set[Connection] = set()
+        self.queued = UserBudget(settings.sync_user_queue_bytes)
+        """Bytes waiting in the outboxes of each user's sockets (see ``outbox.py``)."""
         self._by_key: dict[QueryKey, set[Subscription]] = defaultdict(set)
         self._dirty: dict[QueryKey, None] = {}
         self._reauth_orgs: set[str] = set()
@@ -167,7 +202,12 @@ class LiveQueryHub:
             self._unsubscribe()
         for conn in list(self.connections):
             conn.close(CLOSE_GOING_AWAY, "server shutting down")
-        senders = [c.sender for c in self.connections if c.sender is not None]
+        senders = [
+            task
+            for c in self.connections
+            for task in (c.sender, c.closer)
+            if task is not None and not task.done()
+        ]
         if senders:
             await asyncio.wait(senders, timeout=5)
         for task in self._tasks:
@@ -180,9 +220,13 @@ class LiveQueryHub:
 
     def connect(self, websocket: WebSocket, principal: Principal, token: str) -> Connection:
         mine = sum(1 for c in self.connections if c.principal.id == principal.id)
-        conn = Connection(
-            websocket, principal, token, asyncio.Queue(self.settings.sync_queue_limit)
+        outbox = Outbox(
+            principal.id,
+            self.queued,
+            max_frames=self.settings.sync_queue_limit,
+            max_bytes=self.settings.sync_queue_bytes,
         )
+        conn = Connection(websocket, principal, token, outbox)
         conn.sender = asyncio.create_task(conn.run_sender(), name="sync-sender")
         self.connections.add(conn)
         if mine >= self.settings.sync_max_sockets_per_user:
@@ -204,13 +248,18 @@ class LiveQueryHub:
             raise Forbidden(
                 f"At most {self.settings.sync_max_subscriptions} subscriptions per socket."
             )
-        await self._authorize(conn.principal, spec, args["orgId"])
+        if spec.user_scoped:
+            if conn.principal.user_id is None:
+                raise Forbidden("This query needs a user's session token, not an API key.")
+            args = {**args, USER_ARG: conn.principal.user_id}
+        else:
+            await self._authorize(conn.principal, spec, args["orgId"])
         value = await run_query(self.store, spec, args)
         sub = Subscription(sub_id, spec, args, query_key(spec, args), conn)
         sub.last_body = value.body
         conn.subscriptions[sub_id] = sub
         self._by_key[sub.key].add(sub)
-        conn.send(result_frame(sub, value))
+        conn.send(result_frame(sub, value), key=sub_id)
 
     def unsubscribe(self, conn: Connection, sub_id: str) -> None:
         sub = conn.subscriptions.pop(sub_id, None)
@@ -233,23 +282,23 @@ class LiveQueryHub:
     # --- events ------------------------------------------------------------------------
 
     async def _on_event(self, event: Event) -> None:
-        if event.kind == "resync":
+        if event.kind == EventKind.RESYNC:
             for key in self._by_key:
                 self._dirty[key] = None
             self._reauth_orgs.add("*")
-        elif event.kind == "credentials":
+        elif event.kind == EventKind.CREDENTIALS:
             revoked = set(event.ids)
             for conn in list(self.connections):
                 if conn.principal.credential_id in revoked:
                     conn.close(CLOSE_UNAUTHENTICATED, "token revoked")
         else:
-            if event.kind in ("members", "org"):
+            if event.kind in (EventKind.MEMBERS, EventKind.ORG):
                 self._reauth_orgs.add(event.org_id)
             for key, subs in self._by_key.items():
                 sample = next(iter(subs), None)
                 if (
                     sample is not None
-                    and sample.org_id == event.org_id
+                    and (sample.spec.user_scoped or sample.org_id == event.org_id)
                     and sample.spec.touched_by(event, sample.args)
                 ):
                     self._dirty[key] = None
@@ -279,13 +328,15 @@ class LiveQueryHub:
             for sub in list(subs):
                 if sub.last_body != b"error:" + error.code.encode():
                     sub.last_body = b"error:" + error.code.encode()
-                    sub.connection.send({**frame, "id": sub.id})
+                    sub.connection.send({**frame, "id": sub.id}, key=sub.id)
             return
         text = value.body.decode()
+        frames: dict[tuple[str, int], str] = {}
+        body = value.body
         for sub in list(subs):
-            if sub.last_body != value.body:
-                sub.last_body = value.body
-                sub.connection.send(result_frame(sub, value, text))
+            if sub.last_body != body:
+                sub.last_body = body
+                sub.connection.send(result_frame(sub, value, text, frames), key=sub.id)
 
     async def _reauthorize(self, orgs: set[str]) -> None:
         """Drop subscriptions whose caller lost the role they need (within a second)."""
@@ -293,7 +344,7 @@ class LiveQueryHub:
         for conn in list(self.connections):
             roles: dict[str, Role | MinibaseError] = {}
             for sub in list(conn.subscriptions.values()):
-                if not everything and sub.org_id not in orgs:
+                if sub.spec.user_scoped or (not everything and sub.org_id not in orgs):
                     continue
                 if sub.org_id not in roles:
                     try:

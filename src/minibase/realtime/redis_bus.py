@@ -18,7 +18,7 @@ least once, and lets receivers notice losses by themselves:
   seen, so a batch that partly reached Redis is not delivered twice.
 - When the outbox is full (Redis down for long), the oldest events are dropped; a
   receiver that then sees ``seq`` jump delivers the resync signal
-  (:func:`~minibase.realtime.events.resync`, reason ``missed``) before the next event.
+  (:func:`~minibase.domain.events.resync`, reason ``missed``) before the next event.
 - When the subscription itself is lost (connection cut, Redis restarted, no answer to
   PING), the listener reconnects on its own, with backoff and jitter, and once Redis
   confirms the new subscription delivers a resync (reason ``reconnected``): what was
@@ -43,9 +43,9 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
+from minibase.domain.events import Event, resync
 from minibase.errors import ServiceUnavailable
 from minibase.realtime.bus import DEFAULT_MAX_PENDING, FanoutBus, background, cancel_and_wait
-from minibase.realtime.events import Event, resync
 
 log = logging.getLogger("minibase.bus")
 

@@ -9,14 +9,22 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from minibase.auth.credentials import SESSION_PREFIX, session_expiry
-from minibase.auth.passwords import hash_password, needs_rehash, verify_password
+from minibase.auth.passwords import (
+    MAX_PASSWORD_LENGTH,
+    MIN_PASSWORD_LENGTH,
+    hash_password,
+    needs_rehash,
+    verify_password,
+)
 from minibase.config import Settings
+from minibase.domain.emails import fold_email, normalize_email
+from minibase.domain.events import ALL_ORGS, Event, EventKind
 from minibase.domain.principal import SYSTEM, Principal
 from minibase.errors import Conflict, Unauthenticated, ValidationFailed
 from minibase.ids import hash_token, new_id, new_token, now_ms
-from minibase.realtime.events import Event
-from minibase.services import audit
+from minibase.services import audit, email_verification, notifications
 from minibase.services.audit import RequestMeta
+from minibase.services.invitation_delivery import InvitationSender
 from minibase.services.login_limits import Bucket, LoginLimiter, account_bucket, address_bucket
 from minibase.store.tables import memberships, organizations, sessions, users
 from minibase.store.unit_of_work import Store
@@ -25,7 +33,8 @@ from minibase.store.unit_of_work import Store
 @dataclass(frozen=True, slots=True)
 class SignedIn:
     user: dict[str, Any]
-    token: str
+    token: str | None
+    """``None`` when the account must verify its email address first."""
 
 
 class LoginFailed(Unauthenticated):
@@ -46,12 +55,13 @@ class LoginFailed(Unauthenticated):
             )
 
 
-def normalize_email(email: str) -> str:
-    return email.strip().lower()
-
-
 def user_json(row: Any) -> dict[str, Any]:
-    return {"id": row.id, "email": row.email, "name": row.name}
+    return {
+        "id": row.id,
+        "email": row.email,
+        "name": row.name,
+        "emailVerified": row.email_verified_at is not None,
+    }
 
 
 async def _new_session(store: Store, settings: Settings, user_id: str, meta: RequestMeta) -> str:
@@ -84,7 +94,10 @@ def _sessions_ended(user_id: str, session_ids: list[str]) -> Event:
     """Sessions are not bound to an org: the event's ``org_id`` is ``*``. Sockets
     authenticated by one of ``ids`` close with 4401, and the hot cache forgets them."""
     return Event(
-        "*", "credentials", tuple(session_ids), extra={"type": "session", "userId": user_id}
+        ALL_ORGS,
+        EventKind.CREDENTIALS,
+        tuple(session_ids),
+        extra={"type": "session", "userId": user_id},
     )
 
 
@@ -95,16 +108,42 @@ async def signup(
     password: str,
     name: str | None,
     meta: RequestMeta,
+    sender: InvitationSender | None = None,
 ) -> SignedIn:
     """Create an account and its first session.
 
-    Failed signups (the address is taken, which could be probed for) count against the
-    same kind of limits as failed logins.
+    The address is normalized (:func:`minibase.domain.emails.normalize_email`: one person,
+    one account). With ``MINIBASE_REQUIRE_EMAIL_VERIFICATION`` there is no session yet:
+    a verification link goes to the address through ``sender`` instead. Failed signups
+    (the address is taken, which could be probed for) count against the same kind of
+    limits as failed logins.
     """
     email = normalize_email(email)
     limiter = LoginLimiter(store, settings.login_window_seconds)
     buckets = _buckets("signup", settings, email, meta)
     await limiter.check(*buckets)
+    try:
+        user = await create_user(store, email, password, name)
+    except Conflict:
+        await limiter.failed(*buckets)
+        raise
+    user_id = user["id"]
+    if settings.require_email_verification:
+        assert sender is not None, "verification needs a sender"
+        await email_verification.send_verification(store, settings, sender, user_id, email)
+        return SignedIn(user, None)
+    token = await _new_session(store, settings, user_id, meta)
+    return SignedIn(user, token)
+
+
+async def create_user(store: Store, email: str, password: str, name: str | None) -> dict[str, Any]:
+    """Create an account without a session (signup's write; ``minibase admin create-user``).
+
+    409 when the (normalized) address is taken; 422 for a password out of bounds."""
+    email = normalize_email(email)
+    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+        message = f"The password must be {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters."
+        raise ValidationFailed([{"field": "password", "message": message}], message)
     password_hash = await hash_password(password)
     user_id = new_id("usr")
     now = now_ms()
@@ -122,10 +161,32 @@ async def signup(
                 )
             )
     except IntegrityError:
-        await limiter.failed(*buckets)
         raise Conflict("An account with this email already exists.") from None
+    return {"id": user_id, "email": email, "name": display_name, "emailVerified": False}
+
+
+async def resend_verification(
+    store: Store, settings: Settings, sender: InvitationSender, email: str, meta: RequestMeta
+) -> None:
+    """A new verification link for an unverified account with this address (nothing for
+    any other address, and the caller cannot tell). Every request counts against the
+    login limits, since each may send a mail."""
+    limiter = LoginLimiter(store, settings.login_window_seconds)
+    buckets = _buckets("verify", settings, fold_email(email), meta)
+    await limiter.check(*buckets)
+    await limiter.failed(*buckets)
+    await email_verification.resend(store, settings, sender, email)
+
+
+async def sign_in_verified(
+    store: Store, settings: Settings, user_id: str, meta: RequestMeta
+) -> SignedIn:
+    """A session for a user who has just verified their address."""
+    async with store.global_(SYSTEM) as uow:
+        row = (await uow.execute(select(users).where(users.c.id == user_id))).one()
     token = await _new_session(store, settings, user_id, meta)
-    return SignedIn({"id": user_id, "email": email, "name": display_name}, token)
+    await _audit_for_user(store, user_id, "auth.verify_email", meta, outcome="success")
+    return SignedIn(user_json(row), token)
 
 
 async def login(
@@ -134,8 +195,10 @@ async def login(
     """A new session for valid credentials; one indistinguishable 401 otherwise.
 
     Too many failures for the account or the client address: 429 until the block ends.
+    With ``MINIBASE_REQUIRE_EMAIL_VERIFICATION``, a right password for an address not yet
+    verified is 403 ``email_not_verified``.
     """
-    email = normalize_email(email)
+    email = fold_email(email)
     limiter = LoginLimiter(store, settings.login_window_seconds)
     buckets = _buckets("login", settings, email, meta)
     await limiter.check(*buckets)
@@ -146,6 +209,8 @@ async def login(
         await limiter.failed(*buckets)
         raise LoginFailed(store, row.id if row is not None else None, meta)
     await limiter.succeeded(buckets[0])
+    if settings.require_email_verification and row.email_verified_at is None:
+        raise email_verification.EmailNotVerified()
     if needs_rehash(row.password_hash):
         new_hash = await hash_password(password)
         async with store.global_(SYSTEM, write=True) as uow:
@@ -254,11 +319,13 @@ async def me(store: Store, principal: Principal) -> dict[str, Any]:
                 .order_by(organizations.c.created_at, organizations.c.id)
             )
         ).all()
+        emails = await notifications.email_preferences_in(uow, principal.user_id)
     return {
         "user": user_json(user),
         "memberships": [
             {"organization": {"id": r.id, "name": r.name}, "role": r.role} for r in rows
         ],
+        "notificationEmails": emails,
     }
 
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from minibase.auth.credentials import API_KEY_PREFIX
+from minibase.domain.events import Event, EventKind
 from minibase.domain.principal import Principal
 from minibase.domain.roles import Role
 from minibase.errors import NotFound
 from minibase.ids import hash_token, new_id, new_token, now_ms
-from minibase.realtime.events import Event
 from minibase.services import audit
 from minibase.services.audit import RequestMeta
 from minibase.services.pagination import keyset, page
@@ -96,5 +96,5 @@ async def revoke_api_key(
         if result.first() is None:
             raise NotFound("No such API key.")
         # Sockets opened with this key close (4401) when they see this event.
-        uow.emit(Event(uow.org_id, "credentials", (key_id,), extra={"type": "api_key"}))
+        uow.emit(Event(uow.org_id, EventKind.CREDENTIALS, (key_id,), extra={"type": "api_key"}))
         await audit.record(uow, "api_key.revoke", "api_key", key_id, meta=meta)

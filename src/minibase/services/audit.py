@@ -30,11 +30,12 @@ from minibase.store.unit_of_work import (
 
 GENESIS_HASH = "0" * 64
 
-_CHAIN_HEAD = prepared(
+_LAST_EVENT = (
     scoped_select(audit_events, audit_events.c.seq, audit_events.c.hash)
     .order_by(audit_events.c.seq.desc())
     .limit(1)
 )
+_CHAIN_HEAD = prepared(_LAST_EVENT)
 _INSERT = prepared(scoped_insert(audit_events))
 _SECRET_KEYS = re.compile(r"pass(word)?|token|secret|(^|_)key$|authorization", re.IGNORECASE)
 
@@ -103,7 +104,7 @@ class ChainHead:
 
 async def chain_head(uow: TenantUnitOfWork) -> ChainHead:
     """The org's last event; read inside a write unit of work, which serializes writers."""
-    last = (await uow.run(_CHAIN_HEAD)).first()
+    last = (await uow.execute(_CHAIN_HEAD)).first()
     return ChainHead(last.seq, last.hash) if last else ChainHead(0, GENESIS_HASH)
 
 
@@ -111,7 +112,7 @@ def chain_head_columns() -> list[Any]:
     """:func:`chain_head` as two columns (``audit_seq``, ``audit_hash``) for a prepared
     statement that reads it along with other rows (one round trip instead of two)."""
     return [
-        _CHAIN_HEAD.with_only_columns(column).scalar_subquery().label(f"audit_{column.key}")
+        _LAST_EVENT.with_only_columns(column).scalar_subquery().label(f"audit_{column.key}")
         for column in (audit_events.c.seq, audit_events.c.hash)
     ]
 
@@ -161,7 +162,7 @@ def chained_event(
 
 async def insert_events(uow: TenantUnitOfWork, rows: Sequence[dict[str, Any]]) -> None:
     """Write events made by :func:`chained_event` (one statement)."""
-    await uow.run_many(_INSERT, rows)
+    await uow.execute(_INSERT, rows)
 
 
 async def record(
@@ -186,7 +187,7 @@ async def record(
         outcome=outcome,
         details=details,
     )
-    await uow.run(_INSERT, row)
+    await uow.execute(_INSERT, row)
 
 
 async def record_separately(
@@ -255,6 +256,26 @@ async def list_events(
     stmt = keyset(stmt, [ae.seq], cursor, limit, descending=True)
     rows = (await uow.execute(stmt)).all()
     return page(rows, limit, render=event_json, key=lambda r: [r.seq])
+
+
+async def events_page(
+    store: Store,
+    org_id: str,
+    principal: Principal,
+    filters: AuditFilter,
+    *,
+    limit: int,
+    cursor: str | None,
+) -> dict[str, Any]:
+    """A page of the org's audit events (see :func:`list_events`)."""
+    async with store.tenant(org_id, principal) as uow:
+        return await list_events(uow, filters, limit=limit, cursor=cursor)
+
+
+async def verify(store: Store, org_id: str, principal: Principal) -> dict[str, Any]:
+    """The org's chain checked (see :func:`verify_chain`)."""
+    async with store.tenant(org_id, principal) as uow:
+        return await verify_chain(uow)
 
 
 async def verify_chain(uow: TenantUnitOfWork, *, batch: int = 1000) -> dict[str, Any]:

@@ -16,26 +16,25 @@ then (a three-way merge against the live document), so live edits are never reve
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from dataclasses import replace
 from typing import Any
 
 import orjson
 
 from minibase.auth.credentials import authenticate
-from minibase.collab.interfaces import CollabAccess, FlowJSON, RestChanges
-from minibase.collab.rules import Limits
-from minibase.context import AppContext
+from minibase.auth.socket_tickets import TICKET_PREFIX, redeem_ticket
+from minibase.config import Settings
+from minibase.domain.collab import CollabAccess, Limits, RestChanges
+from minibase.domain.flow_json import FlowJSON
 from minibase.domain.principal import SYSTEM, Principal
 from minibase.domain.roles import Action, Role, is_allowed
 from minibase.errors import Forbidden, MinibaseError, NotFound
-from minibase.realtime.events import Event
 from minibase.services import flow_history, flows
 from minibase.services.audit import RequestMeta
 from minibase.services.orgs import load_org, role_in
 from minibase.services.usage import limits_of
 from minibase.store.tables import flows as flows_table
+from minibase.store.unit_of_work import Store
 
 log = logging.getLogger("minibase.collab")
 
@@ -54,11 +53,14 @@ def collab_seat(role: Role) -> Role:
 class FlowsCollabAuthorizer:
     """Who may open a flow's collab socket, and the limits their edits obey."""
 
-    def __init__(self, ctx: AppContext) -> None:
-        self.ctx = ctx
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
 
     async def authorize(self, token: str, org_id: str, flow_id: str) -> CollabAccess:
-        store, settings = self.ctx.store, self.ctx.settings
+        store, settings = self.store, self.settings
+        if token.startswith(TICKET_PREFIX):
+            token = await redeem_ticket(store, token)
         principal = await authenticate(store, settings, token)
         role = await role_in(store, org_id, principal)
         seat = collab_seat(role)
@@ -92,12 +94,13 @@ class FlowsCollabAuthorizer:
 class FlowsBridge:
     """The flows service as the collab rooms see it."""
 
-    def __init__(self, ctx: AppContext) -> None:
-        self.ctx = ctx
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
 
     async def load(self, org_id: str, flow_id: str) -> FlowJSON:
-        async with self.ctx.store.tenant(org_id, SYSTEM) as uow:
-            result = await flows.get_flow(uow, flow_id)
+        async with self.store.tenant(org_id, SYSTEM) as uow:
+            result = await flows.get_flow_in(uow, flow_id)
         flow: dict[str, Any] = orjson.loads(result.body)
         return flow
 
@@ -105,23 +108,29 @@ class FlowsBridge:
         self, org_id: str, flow_id: str, flow_json: FlowJSON, author: Principal
     ) -> None:
         try:
-            async with self.ctx.store.tenant(org_id, author, write=True) as uow:
-                await flows.save_collab(
-                    uow, self.ctx.settings, flow_id, flow_json, RequestMeta(user_agent="collab")
-                )
+            await flows.save_collab(
+                self.store,
+                self.settings,
+                org_id,
+                author,
+                flow_id,
+                flow_json,
+                RequestMeta(user_agent="collab"),
+            )
         except NotFound:
             return  # the flow was deleted meanwhile; its room is being closed
         except MinibaseError as error:
             # The room's rules admitted the edit with limits read at connect; the org's
-            # usage moved since. The edit stays live; the flow keeps its last version.
-            log.warning(
-                "collab edit not materialized: %s",
+            # usage moved since. The room takes the edit back (FlowBridge.on_change).
+            log.info(
+                "collab edit refused: %s",
                 error.message,
                 extra={"org": org_id, "flow": flow_id, "code": error.code},
             )
+            raise
 
     async def rest_changes(self, org_id: str, flow_id: str) -> RestChanges | None:
-        async with self.ctx.store.tenant(org_id, SYSTEM) as uow:
+        async with self.store.tenant(org_id, SYSTEM) as uow:
             row = (
                 await uow.execute(
                     uow.select(
@@ -134,68 +143,9 @@ class FlowsBridge:
             base = None
             if row.collab_version is not None:
                 base = await flow_history.document_at(uow, flow_id, row.collab_version)
-            current = await flows.get_flow(uow, flow_id)
+            current = await flows.get_flow_in(uow, flow_id)
         flow: dict[str, Any] = orjson.loads(current.body)
         return RestChanges(base=base, flow=flow, version=current.version)
 
     async def synced(self, org_id: str, flow_id: str, version: int) -> None:
-        async with self.ctx.store.tenant(org_id, SYSTEM, write=True) as uow:
-            await flows.mark_collab_synced(uow, flow_id, version)
-
-
-CLOSE_UNAUTHENTICATED = 4401
-CLOSE_FORBIDDEN = 4403
-CLOSE_NOT_FOUND = 4404
-
-
-class CollabAccessWatcher:
-    """Live authorization of collab sockets, as the live-query hub has for ``/v1/sync``.
-
-    A ``credentials`` event (logout, key revoked, password changed) closes that token's
-    sockets with 4401 at once. ``members`` and ``org`` events re-check the role of every
-    socket of that org's rooms: a removed member is closed with 4404, a demoted editor
-    keeps watching from a read-only seat, a promoted viewer may edit. A ``resync`` from
-    the bus re-checks every socket.
-    """
-
-    def __init__(self, ctx: AppContext) -> None:
-        self.ctx = ctx
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    async def on_event(self, event: Event) -> None:
-        manager = self.ctx.collab
-        if manager is None:
-            return
-        if event.kind == "credentials":
-            revoked = set(event.ids)
-            for room in manager.rooms():
-                for client in list(room.clients):
-                    if client.access.principal.credential_id in revoked:
-                        client.close_soon(CLOSE_UNAUTHENTICATED, "token revoked")
-        elif event.kind in ("members", "org", "resync"):
-            org = None if event.kind == "resync" else event.org_id
-            # Role look-ups touch the database: not inside the bus's delivery loop.
-            task = asyncio.create_task(self._recheck(org), name="collab-reauthorize")
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-    async def _recheck(self, org_id: str | None) -> None:
-        manager = self.ctx.collab
-        if manager is None:
-            return
-        for room in manager.rooms():
-            if org_id is not None and room.org_id != org_id:
-                continue
-            for client in list(room.clients):
-                try:
-                    role = await role_in(self.ctx.store, room.org_id, client.access.principal)
-                except NotFound:
-                    client.close_soon(CLOSE_NOT_FOUND, "no longer a member")
-                    continue
-                try:
-                    seat = collab_seat(role)
-                except Forbidden as denied:
-                    client.close_soon(CLOSE_FORBIDDEN, denied.message)
-                    continue
-                if seat != client.access.role:
-                    client.access = replace(client.access, role=seat)
+        await flows.mark_collab_synced(self.store, org_id, flow_id, version)

@@ -83,22 +83,27 @@ async def append(
 async def append_many(uow: TenantUnitOfWork, versions: Sequence[NewVersion]) -> None:
     """Write version rows (one statement); once committed, their documents are cached."""
     cache_on_commit(uow, versions)
-    await uow.run_many(
+    sealer = await uow.sealer()
+    await uow.execute(
         _INSERT,
         [
-            {
-                "flow_id": v.flow_id,
-                "version": v.version,
-                "created_by": v.author,
-                "created_at": v.at,
-                "summary": v.payload.summary,
-                "kind": v.payload.kind,
-                "payload": v.payload.payload,
-                "size_bytes": len(v.payload.payload),
-            }
+            sealer.seal_values(flow_versions, {"flow_id": v.flow_id, **version_columns(v)})
             for v in versions
         ],
     )
+
+
+def version_columns(version: NewVersion) -> dict[str, Any]:
+    """The version row's columns (but its org and flow), by name."""
+    return {
+        "version": version.version,
+        "created_by": version.author,
+        "created_at": version.at,
+        "summary": version.payload.summary,
+        "kind": version.payload.kind,
+        "payload": version.payload.payload,
+        "size_bytes": len(version.payload.payload),
+    }
 
 
 def cache_on_commit(uow: TenantUnitOfWork, versions: Sequence[NewVersion]) -> None:
@@ -168,7 +173,10 @@ async def _rebuild_at(uow: TenantUnitOfWork, flow_id: str, version: int) -> dict
     ).all()
     if not rows or rows[-1].version != version:
         raise NotFound("No such version.")
-    return rebuild([(r.kind, r.payload) for r in rows])
+    sealer, payload = await uow.sealer(), flow_versions.c.payload
+    return rebuild(
+        [(r.kind, sealer.open(payload, f"{flow_id}/{r.version}", r.payload)) for r in rows]
+    )
 
 
 async def version_row(uow: TenantUnitOfWork, flow_id: str, version: int) -> Any:

@@ -5,7 +5,7 @@ so when several clients save one flow at once, all but one wait. Instead of each
 paying for its own transaction (on PostgreSQL about ten round trips, most of them while
 holding the org's lock), the saves that arrived while a transaction was running are
 applied in arrival order, as consecutive versions, in the next one
-(``flows.save_flows``): one load of the flow, one write of its row, one statement for
+(``flow_put.save_flows``): one load of the flow, one write of its row, one statement for
 their version rows, one for their audit rows, one commit. Each request still gets its own
 version, merge report and audit row, exactly as if it had run alone in that order; a save
 refused on its own (quota, stale base) is refused alone.
@@ -21,8 +21,12 @@ import asyncio
 from collections import deque
 
 from minibase.config import Settings
+from minibase.domain.principal import Principal
 from minibase.errors import MinibaseError
-from minibase.services.flows import FlowResult, SaveJob, save_flows
+from minibase.logs import detached
+from minibase.services.audit import RequestMeta
+from minibase.services.flow_put import SaveJob, prepare_save, save_flows
+from minibase.services.flow_render import FlowResult
 from minibase.store.unit_of_work import Store
 
 MAX_BATCH = 32
@@ -41,6 +45,15 @@ class FlowSaves:
         self._queues: dict[_Key, deque[_Queued]] = {}
         self._drainers: set[asyncio.Task[None]] = set()
 
+    async def put(
+        self, org_id: str, principal: Principal, flow_id: str, raw: bytes, meta: RequestMeta
+    ) -> FlowResult:
+        """A flow ``PUT``: ``raw`` (its JSON body) read and validated
+        (:func:`~minibase.services.flow_put.prepare_save`), then saved as the flow's next
+        version (merged when stale)."""
+        job = prepare_save(self._settings, self._store.cache, org_id, flow_id, raw, principal, meta)
+        return await self.save(org_id, flow_id, job)
+
     async def save(self, org_id: str, flow_id: str, job: SaveJob) -> FlowResult:
         """Write ``job`` as the flow's next version (merged when stale) and return it."""
         key = (org_id, flow_id)
@@ -49,7 +62,9 @@ class FlowSaves:
         if queue is None:
             queue = self._queues[key] = deque()
             # Its own task, so that a client going away cannot cancel other clients' saves.
-            task = asyncio.create_task(self._drain(key, queue), name=f"saves {org_id}/{flow_id}")
+            task = asyncio.create_task(
+                self._drain(key, queue), name=f"saves {org_id}/{flow_id}", context=detached()
+            )
             self._drainers.add(task)
             task.add_done_callback(self._drainers.discard)
         queue.append((job, future))

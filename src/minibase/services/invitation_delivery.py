@@ -1,4 +1,5 @@
-"""Delivering invitation links: to the server log (development) or by SMTP.
+"""Delivering mail: invitation links, and other mail (notifications) through the same
+sender: to the server log (development) or by SMTP.
 
 The plaintext token exists only in the creating response and in what a sender hands
 on (a log line or a mail); no sender keeps a copy, and nothing is queued in the database.
@@ -17,6 +18,9 @@ from urllib.parse import unquote, urlsplit
 from minibase.config import Settings
 
 log = logging.getLogger("minibase.invitations")
+delivery_log = logging.getLogger("minibase.delivery")
+"""The development sender's channel: the only log lines allowed to carry a link's token
+(``delivery=True``; see :mod:`minibase.log_redaction`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,10 +32,33 @@ class OutgoingInvitation:
     expires_at: int
 
 
+@dataclass(frozen=True, slots=True)
+class OutgoingMail:
+    """Any other mail (notifications): plain text, never a secret."""
+
+    to: str
+    subject: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingVerification:
+    """An email verification link (``services/email_verification.py``)."""
+
+    email: str
+    link: str
+    expires_at: int
+
+
 class InvitationSender(Protocol):
-    """Hands an invitation link to its recipient; keeps no copy of it."""
+    """Hands an invitation or email verification link to its recipient; keeps no copy of
+    it. ``send_mail`` delivers other mail the same way."""
 
     async def send(self, invitation: OutgoingInvitation) -> None: ...
+
+    async def send_verification(self, verification: OutgoingVerification) -> None: ...
+
+    async def send_mail(self, mail: OutgoingMail) -> None: ...
 
 
 def invitation_link(settings: Settings, token: str) -> str:
@@ -40,16 +67,30 @@ def invitation_link(settings: Settings, token: str) -> str:
 
 
 class LogInvitationSender:
-    """Development sender: writes the link to the server log at INFO."""
+    """Development sender: writes the link to the server log at INFO (logger
+    ``minibase.delivery``, the one logger whose lines may carry a link)."""
 
     async def send(self, invitation: OutgoingInvitation) -> None:
-        log.info(
+        delivery_log.info(
             "invitation for %s to %s (%s): %s",
             invitation.email,
             invitation.organization_name,
             invitation.role,
             invitation.link,
+            extra={"delivery": True},
         )
+
+    async def send_verification(self, verification: OutgoingVerification) -> None:
+        delivery_log.info(
+            "email verification for %s: %s",
+            verification.email,
+            verification.link,
+            extra={"delivery": True},
+        )
+
+    async def send_mail(self, mail: OutgoingMail) -> None:
+        # The subject only: the text may quote what members wrote.
+        log.info("mail for %s: %s", mail.to, mail.subject)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +156,27 @@ class SmtpInvitationSender:
     async def send(self, invitation: OutgoingInvitation) -> None:
         await asyncio.to_thread(self._send_sync, self._message(invitation))
         log.info("invitation mailed to %s", invitation.email)
+
+    async def send_verification(self, verification: OutgoingVerification) -> None:
+        message = EmailMessage()
+        message["From"] = self.sender
+        message["To"] = verification.email
+        message["Subject"] = "Confirm your email address for Minibase"
+        message.set_content(
+            "Confirm that this address is yours to finish signing up:\n"
+            f"{verification.link}\n\nThe link works once and expires. If you did not sign "
+            "up, ignore this mail.\n"
+        )
+        await asyncio.to_thread(self._send_sync, message)
+        log.info("verification mailed to %s", verification.email)
+
+    async def send_mail(self, mail: OutgoingMail) -> None:
+        message = EmailMessage()
+        message["From"] = self.sender
+        message["To"] = mail.to
+        message["Subject"] = mail.subject
+        message.set_content(mail.text)
+        await asyncio.to_thread(self._send_sync, message)
 
 
 def sender_from_settings(settings: Settings) -> InvitationSender:

@@ -16,19 +16,20 @@ from sqlalchemy import select
 
 from minibase.auth.credentials import INVITATION_PREFIX
 from minibase.config import Settings
+from minibase.domain.emails import fold_email, normalize_email
+from minibase.domain.events import Event, EventKind
 from minibase.domain.principal import Principal
 from minibase.domain.roles import Role
 from minibase.errors import Conflict, Forbidden, NotFound
 from minibase.ids import hash_token, new_id, new_token, now_ms
-from minibase.realtime.events import Event
 from minibase.services import audit
-from minibase.services.accounts import normalize_email
 from minibase.services.audit import RequestMeta
 from minibase.services.invitation_delivery import (
     InvitationSender,
     OutgoingInvitation,
     invitation_link,
 )
+from minibase.services.notification_hooks import notify_invitation
 from minibase.services.orgs import load_org
 from minibase.services.pagination import keyset, page
 from minibase.store.lookups import find_invitation_org
@@ -96,6 +97,7 @@ async def create_invitation(
                 expires_at=expires_at,
             )
         )
+        await notify_invitation(uow, email, org.name, role.value, invitation_id)
         await audit.record(
             uow,
             "invitation.create",
@@ -188,7 +190,7 @@ async def accept_invitation(
         ).first()
         if row is None:
             raise gone
-        if row.email != me:
+        if fold_email(row.email) != fold_email(me):
             mismatch = True
         else:
             member = (
@@ -214,7 +216,7 @@ async def accept_invitation(
             uow.emit(
                 Event(
                     org_id,
-                    "members",
+                    EventKind.MEMBERS,
                     (principal.user_id,),
                     extra={"change": "joined", "role": row.role},
                 )
@@ -240,5 +242,7 @@ async def accept_invitation(
             outcome="denied",
             details={"reason": "email_mismatch"},
         )
-        raise Forbidden("This invitation was sent to another email address.")
+        refused = Forbidden("This invitation was sent to another email address.")
+        refused.audited = True
+        raise refused
     return {"organization": {"id": org.id, "name": org.name}, "role": row.role}

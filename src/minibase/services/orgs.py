@@ -6,13 +6,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from minibase.domain.plans import SETTING_KEYS, Plan
+from minibase.domain.events import Event, EventKind
+from minibase.domain.plans import PLAN_DEFAULTS, SETTING_KEYS, Plan
 from minibase.domain.principal import Principal
 from minibase.domain.roles import Role
-from minibase.errors import NotFound
+from minibase.errors import Forbidden, NotFound
 from minibase.ids import new_id, now_ms
-from minibase.realtime.events import Event
-from minibase.services import audit
+from minibase.services import audit, retention
 from minibase.services.audit import RequestMeta
 from minibase.services.pagination import decode_cursor, keyset, page
 from minibase.store.tables import memberships, organizations
@@ -150,10 +150,19 @@ async def update_org(
     principal: Principal,
     changes: dict[str, Any],
     meta: RequestMeta,
+    *,
+    instance_admin: bool = False,
 ) -> dict[str, Any]:
-    """Apply ``{name?, settings?, billing?: {plan?}}``; settings merge key by key."""
+    """Apply ``{name?, settings?, billing?: {plan?}}``; settings merge key by key.
+
+    The plan is an instance admin's decision: anyone else changing it, or raising a
+    limit in ``settings`` above the plan's, gets 403 ``forbidden`` (lowering one is
+    the org admin's to decide).
+    """
     async with store.tenant(org_id, principal, write=True) as uow:
         row = await load_org(uow, for_update=True)
+        if not instance_admin:
+            _check_within_plan(row.plan, changes)
         values: dict[str, Any] = {"updated_at": now_ms()}
         if changes.get("name") is not None:
             values["name"] = changes["name"]
@@ -161,11 +170,13 @@ async def update_org(
             merged = dict(row.settings or {})
             merged.update(changes["settings"])
             values["settings"] = {k: merged.get(k) for k in SETTING_KEYS}
+            if "retention" in changes["settings"]:
+                await retention.record_policy(uow, values["settings"]["retention"])
         billing = changes.get("billing") or {}
         if billing.get("plan") is not None:
             values["plan"] = Plan(billing["plan"]).value
         await uow.execute(uow.update(organizations).values(**values))
-        uow.emit(Event(org_id, "org", (org_id,)))
+        uow.emit(Event(org_id, EventKind.ORG, (org_id,)))
         await audit.record(
             uow,
             "org.update",
@@ -178,9 +189,34 @@ async def update_org(
     return org_json(row)
 
 
+def _check_within_plan(plan: str, changes: dict[str, Any]) -> None:
+    wanted = (changes.get("billing") or {}).get("plan")
+    if wanted is not None and wanted != plan:
+        raise Forbidden(
+            "An organization's plan is set by an instance admin "
+            "(PATCH /v1/admin/orgs/{orgId} or `minibase admin set-plan`)."
+        )
+    defaults = PLAN_DEFAULTS[Plan(plan)]
+    ceilings = {
+        "maxNodes": defaults.max_nodes,
+        "maxFlows": defaults.max_flows,
+        "storageQuota": defaults.storage_quota,
+    }
+    for key, value in (changes.get("settings") or {}).items():
+        ceiling = ceilings.get(key)
+        if value is not None and ceiling is not None and value > ceiling:
+            raise Forbidden(
+                f"{key} may be lowered below the {plan} plan's {ceiling}, not raised above it.",
+                {"setting": key, "limit": ceiling, "requested": value},
+            )
+
+
 async def delete_org(store: Store, org_id: str, principal: Principal, meta: RequestMeta) -> None:
     """Delete the org and, through cascading keys, every row it owns."""
     async with store.tenant(org_id, principal, write=True) as uow:
         await load_org(uow)
+        # Crypto-shredding: the org's data key goes first, and the shred list keeps a
+        # backup restored later from bringing it back (docs/security.md).
+        await uow.shred_data_key()
         await uow.execute(uow.delete(organizations))
-        uow.emit(Event(org_id, "org", (org_id,), extra={"deleted": True}))
+        uow.emit(Event(org_id, EventKind.ORG, (org_id,), extra={"deleted": True}))

@@ -7,15 +7,17 @@ from typing import Any
 import orjson
 from sqlalchemy import and_, func, select
 
+from minibase.domain.events import Event, EventKind
+from minibase.domain.principal import Principal
 from minibase.errors import NotFound
 from minibase.ids import new_id, now_ms
-from minibase.realtime.events import Event
 from minibase.services import audit
 from minibase.services.audit import RequestMeta
 from minibase.services.pagination import keyset, page
 from minibase.services.usage import Usage, charge
+from minibase.store import analytics_rollups
 from minibase.store.tables import flows, node_outputs
-from minibase.store.unit_of_work import TenantUnitOfWork
+from minibase.store.unit_of_work import Store, TenantUnitOfWork
 
 
 def output_json(row: Any) -> dict[str, Any]:
@@ -27,6 +29,8 @@ def output_json(row: Any) -> dict[str, Any]:
         "output": orjson.loads(row.output),
         "timestamp": row.timestamp,
         "computeTime": row.compute_time,
+        "runId": row.run_id,
+        "cached": bool(row.cached),
     }
 
 
@@ -41,6 +45,21 @@ async def _require_flow(uow: TenantUnitOfWork, flow_id: str) -> None:
 
 
 async def write_output(
+    store: Store,
+    org_id: str,
+    principal: Principal,
+    flow_id: str,
+    node_id: str,
+    output: Any,
+    compute_time: float,
+    meta: RequestMeta,
+) -> tuple[dict[str, Any], Usage, Any]:
+    """Store a node's output (quota-checked): its JSON, the usage after it, the org row."""
+    async with store.tenant(org_id, principal, write=True) as uow:
+        return await _write_output(uow, flow_id, node_id, output, compute_time, meta)
+
+
+async def _write_output(
     uow: TenantUnitOfWork,
     flow_id: str,
     node_id: str,
@@ -59,12 +78,13 @@ async def write_output(
             id=output_id,
             flow_id=flow_id,
             node_id=node_id,
-            output=data,
+            output=(await uow.sealer()).seal(node_outputs.c.output, output_id, data),
             timestamp=now,
             compute_time=compute_time,
             size_bytes=len(data),
         )
     )
+    await analytics_rollups.add_outputs(uow, [(flow_id, now, len(data))])
     await audit.record(
         uow,
         "output.create",
@@ -73,8 +93,8 @@ async def write_output(
         meta=meta,
         details={"flowId": flow_id, "nodeId": node_id, "bytes": len(data)},
     )
-    uow.emit(Event(uow.org_id, "outputs", (flow_id,)))
-    uow.emit(Event(uow.org_id, "usage"))
+    uow.emit(Event(uow.org_id, EventKind.OUTPUTS, (flow_id,)))
+    uow.emit(Event(uow.org_id, EventKind.USAGE))
     body = {
         "id": output_id,
         "organizationId": uow.org_id,
@@ -83,11 +103,31 @@ async def write_output(
         "output": output,
         "timestamp": now,
         "computeTime": compute_time,
+        "runId": None,
+        "cached": False,
     }
     return body, usage, org
 
 
 async def list_outputs(
+    store: Store,
+    org_id: str,
+    principal: Principal,
+    flow_id: str,
+    *,
+    node_id: str | None,
+    latest: bool,
+    limit: int,
+    cursor: str | None,
+) -> dict[str, Any]:
+    """A page of a flow's outputs, newest first (see :func:`list_outputs_in`)."""
+    async with store.tenant(org_id, principal) as uow:
+        return await list_outputs_in(
+            uow, flow_id, node_id=node_id, latest=latest, limit=limit, cursor=cursor
+        )
+
+
+async def list_outputs_in(
     uow: TenantUnitOfWork,
     flow_id: str,
     *,
@@ -119,5 +159,6 @@ async def list_outputs(
         base = uow.select(node_outputs).where(and_(*conditions))
         cols = no
     stmt = keyset(base, [cols.timestamp, cols.id], cursor, limit, descending=True)
-    rows = (await uow.execute(stmt)).all()
+    sealer = await uow.sealer()
+    rows = [sealer.open_row(node_outputs, row) for row in (await uow.execute(stmt)).all()]
     return page(rows, limit, render=output_json, key=lambda r: [r.timestamp, r.id])

@@ -16,9 +16,17 @@ from sqlalchemy import bindparam
 
 from minibase.domain.flow_graph import check_allowed_types
 from minibase.domain.plans import Limits, effective_limits
+from minibase.domain.principal import Principal
 from minibase.errors import NotFound, QuotaExceeded
+from minibase.services.run_usage import run_usage
 from minibase.store.tables import organizations
-from minibase.store.unit_of_work import TenantUnitOfWork, prepared, scoped_update
+from minibase.store.unit_of_work import (
+    Store,
+    TenantUnitOfWork,
+    prepared,
+    scoped_select,
+    scoped_update,
+)
 
 _CHARGE = prepared(
     scoped_update(organizations)
@@ -29,6 +37,8 @@ _CHARGE = prepared(
     )
     .returning(*organizations.c)
 )
+
+_ORG = prepared(scoped_select(organizations))
 
 WARNING_LEVEL = 0.80
 CRITICAL_LEVEL = 0.95
@@ -76,6 +86,16 @@ def warning_header(usage: Usage, limits: Limits) -> str | None:
     return ", ".join(parts) or None
 
 
+async def read_usage(store: Store, org_id: str, principal: Principal) -> dict[str, Any]:
+    """The org's usage against its plan's quotas, with warnings."""
+    async with store.tenant(org_id, principal) as uow:
+        org = (await uow.execute(_ORG)).first()
+        if org is None:
+            raise NotFound("No such organization.")
+        runs = await run_usage(uow, org.plan)
+    return {**usage_json(usage_of(org), limits_of(org)), "runs": runs}
+
+
 def usage_json(usage: Usage, limits: Limits) -> dict[str, Any]:
     body: dict[str, Any] = {
         key: {"used": used, "limit": limit} for _, key, used, limit in _quotas(usage, limits)
@@ -101,7 +121,7 @@ async def charge(
     # One statement: apply the deltas and read the row back; when a limit is passed the
     # exception rolls the whole transaction back, this update included.
     org = (
-        await uow.run(_CHARGE, {"add_flows": flows, "add_nodes": nodes, "add_storage": storage})
+        await uow.execute(_CHARGE, {"add_flows": flows, "add_nodes": nodes, "add_storage": storage})
     ).first()
     if org is None:
         raise NotFound("No such organization.")
@@ -127,7 +147,7 @@ def org_of(row: Any) -> Any:
 
 async def add_to_counters(uow: TenantUnitOfWork, *, nodes: int = 0, storage: int = 0) -> None:
     """Add deltas already admitted by :func:`admit` to the org's counters."""
-    await uow.run(_CHARGE, {"add_flows": 0, "add_nodes": nodes, "add_storage": storage})
+    await uow.execute(_CHARGE, {"add_flows": 0, "add_nodes": nodes, "add_storage": storage})
 
 
 def admit(

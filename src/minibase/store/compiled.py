@@ -116,20 +116,54 @@ def compile_for(
     return Compiled(str(compiled), names, fixed, bind, row_type, result)
 
 
-class CompiledCache:
-    """Compiled statements of one dialect, by statement and (for INSERTs) parameter names."""
+class Prepared:
+    """A tenant statement built once (at import) and compiled once per dialect and, for an
+    INSERT, per set of columns given; made by
+    :func:`minibase.store.unit_of_work.prepared`, run by ``UnitOfWork.execute``."""
 
-    def __init__(self, dialect: Dialect) -> None:
-        self.dialect = dialect
-        self._entries: dict[tuple[int, frozenset[str] | None], Compiled] = {}
+    __slots__ = ("_compiled", "statement")
 
-    def get(self, statement: Executable, params: Mapping[str, Any]) -> Compiled:
-        keys = None
+    def __init__(self, statement: Executable) -> None:
+        self.statement = statement
+        self._compiled: dict[tuple[str, frozenset[str] | None], Compiled] = {}
+
+    def compiled(self, dialect: Dialect, params: Mapping[str, Any]) -> Compiled:
+        """This statement as ``dialect``'s SQL for parameters named like ``params``."""
+        statement, keys = self.statement, None
         if isinstance(statement, Insert):
             columns = statement.table.c
             keys = frozenset(k for k in params if k in columns)
-        entry = self._entries.get((id(statement), keys))
+        entry = self._compiled.get((dialect.name, keys))
         if entry is None:
-            entry = compile_for(statement, self.dialect, sorted(keys) if keys else None)
-            self._entries[(id(statement), keys)] = entry
+            entry = compile_for(statement, dialect, sorted(keys) if keys else None)
+            self._compiled[(dialect.name, keys)] = entry
         return entry
+
+    def __repr__(self) -> str:
+        return f"Prepared({self.statement})"
+
+
+class PostgresPrepared:
+    """PostgreSQL text for what SQLAlchemy cannot express (several data-modifying CTEs
+    in one round trip): ``$1`` is the org, filled in by the unit of work like the org of
+    a :class:`Prepared`, and ``$2``... are ``names`` in order, taken from the parameters
+    by name. Made by :func:`minibase.store.unit_of_work.prepared_postgres`."""
+
+    __slots__ = ("_row_type", "names", "sql")
+
+    def __init__(self, sql: str, names: Sequence[str]) -> None:
+        self.sql = sql
+        self.names = tuple(names)
+        self._row_type: type | None = None
+
+    def rows(self, records: Sequence[Any]) -> list[Any]:
+        """asyncpg records as named tuples (the same rows as a :class:`Prepared`'s)."""
+        if not records:
+            return []
+        make = self._row_type
+        if make is None:
+            make = self._row_type = _row_type(list(records[0].keys()))
+        return [make(*record) for record in records]
+
+    def arguments(self, org_id: str, params: Mapping[str, Any]) -> list[Any]:
+        return [org_id, *(params[name] for name in self.names)]

@@ -19,14 +19,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Executable, Result, create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from minibase.config import Settings
 from minibase.errors import ServiceUnavailable
-from minibase.store.compiled import CompiledCache, Rows
+from minibase.store.compiled import PostgresPrepared, Prepared, Rows
+from minibase.store.files import secure_data_dir
 
 log = logging.getLogger("minibase.store")
 
@@ -45,6 +46,7 @@ def _sqlite_engine(url: str, *, writer: bool) -> Engine:
         pool_size=1 if writer else 16,
         max_overflow=0 if writer else -1,
         connect_args={"timeout": 5, "check_same_thread": False},
+        hide_parameters=True,  # an error never carries a row's values (docs/security.md)
     )
 
     @event.listens_for(engine, "connect")
@@ -80,18 +82,18 @@ class InlineConnection:
     nothing here blocks the loop for long.
     """
 
-    def __init__(self, conn: Connection, compiled: CompiledCache) -> None:
+    def __init__(self, conn: Connection, dialect: Dialect) -> None:
         self._conn = conn
-        self._compiled = compiled
+        self._dialect = dialect
 
     async def execute(
         self, statement: Executable, params: Mapping[str, Any] | None = None
     ) -> Result[Any]:
         return self._conn.execute(statement, params)
 
-    async def run(self, statement: Executable, params: Mapping[str, Any]) -> Rows:
+    async def run(self, statement: Prepared, params: Mapping[str, Any]) -> Rows:
         """A prepared statement on the pysqlite cursor itself (see ``store/compiled.py``)."""
-        compiled = self._compiled.get(statement, params)
+        compiled = statement.compiled(self._dialect, params)
         cursor = self._conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.execute(compiled.sql, compiled.arguments(params))
@@ -100,9 +102,9 @@ class InlineConnection:
         finally:
             cursor.close()
 
-    async def run_many(self, statement: Executable, rows: Sequence[Mapping[str, Any]]) -> None:
+    async def run_many(self, statement: Prepared, rows: Sequence[Mapping[str, Any]]) -> None:
         """A prepared statement (returning nothing) once per parameter set, in one call."""
-        compiled = self._compiled.get(statement, rows[0])
+        compiled = statement.compiled(self._dialect, rows[0])
         cursor = self._conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.executemany(compiled.sql, [compiled.arguments(p) for p in rows])
@@ -114,9 +116,9 @@ class PostgresConnection:
     """A pooled PostgreSQL connection inside one transaction begun on its asyncpg driver
     (``Database._postgres_transaction``), for the units of work."""
 
-    def __init__(self, conn: AsyncConnection, compiled: CompiledCache, driver: Any) -> None:
+    def __init__(self, conn: AsyncConnection, dialect: Dialect, driver: Any) -> None:
         self._conn = conn
-        self._compiled = compiled
+        self._dialect = dialect
         self._driver = driver
 
     async def execute(
@@ -131,10 +133,10 @@ class PostgresConnection:
             "SELECT minibase_enter_org($1::text, $2::text, $3::boolean)", org_id, user_id, lock
         )
 
-    async def run(self, statement: Executable, params: Mapping[str, Any]) -> Rows:
+    async def run(self, statement: Prepared, params: Mapping[str, Any]) -> Rows:
         """A prepared statement on the asyncpg connection itself, in the same transaction
         (see ``store/compiled.py``)."""
-        compiled = self._compiled.get(statement, params)
+        compiled = statement.compiled(self._dialect, params)
         arguments = compiled.arguments(params)
         if compiled.row_type is None:
             status = await self._driver.execute(compiled.sql, *arguments)
@@ -142,15 +144,15 @@ class PostgresConnection:
         records = await self._driver.fetch(compiled.sql, *arguments)
         return Rows(compiled.rows(records), len(records))
 
-    async def fetch_sql(self, sql: str, *arguments: Any) -> list[Any]:
-        """PostgreSQL text with ``$n`` parameters, for what SQLAlchemy cannot express
-        (see :meth:`minibase.store.unit_of_work.TenantUnitOfWork.run_postgres`)."""
-        return list(await self._driver.fetch(sql, *arguments))
+    async def run_text(self, statement: PostgresPrepared, arguments: Sequence[Any]) -> Rows:
+        """PostgreSQL text with ``$n`` parameters, for what SQLAlchemy cannot express."""
+        records = await self._driver.fetch(statement.sql, *arguments)
+        return Rows(statement.rows(records), len(records))
 
-    async def run_many(self, statement: Executable, rows: Sequence[Mapping[str, Any]]) -> None:
+    async def run_many(self, statement: Prepared, rows: Sequence[Mapping[str, Any]]) -> None:
         """A prepared statement (returning nothing) once per parameter set, pipelined in
         one round trip by asyncpg."""
-        compiled = self._compiled.get(statement, rows[0])
+        compiled = statement.compiled(self._dialect, rows[0])
         if len(rows) == 1:
             await self._driver.execute(compiled.sql, *compiled.arguments(rows[0]))
         else:
@@ -162,7 +164,9 @@ PING_AFTER_IDLE_SECONDS = 5.0
 
 
 def _postgres_engine(url: str, *, pool_size: int, set_role: str) -> AsyncEngine:
-    engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
+    engine = create_async_engine(
+        url, pool_size=pool_size, max_overflow=pool_size, hide_parameters=True
+    )
 
     @event.listens_for(engine.sync_engine, "checkin")
     def _on_checkin(dbapi_conn: Any, record: ConnectionPoolEntry) -> None:
@@ -226,7 +230,7 @@ def _enter_in_begin(org: OrgEntry) -> str:
 
 Executor = PostgresConnection | InlineConnection
 """What a transaction hands to a unit of work: ``execute`` for statements built per call,
-``run`` for prepared ones (``store/compiled.py``)."""
+``run`` (``run_many``, ``run_text``) for prepared ones (``store/compiled.py``)."""
 
 
 class Database:
@@ -240,6 +244,7 @@ class Database:
         self._sqlite_write: Engine | None = None
         self._engine: AsyncEngine | None = None
         if self.is_sqlite:
+            secure_data_dir(settings, create=False)
             self._sqlite_read = _sqlite_engine(settings.database_url, writer=False)
             self._sqlite_write = _sqlite_engine(settings.database_url, writer=True)
         elif self.is_postgres:
@@ -260,7 +265,7 @@ class Database:
         self._writer_conn: Connection | None = None
         engine = self._engine.sync_engine if self._engine is not None else self._sqlite_write
         assert engine is not None
-        self._compiled = CompiledCache(engine.dialect)
+        self._dialect = engine.dialect
 
     @asynccontextmanager
     async def transaction(
@@ -288,10 +293,10 @@ class Database:
                 await asyncio.sleep(0)
                 writer = self._writer()
                 with writer.begin():
-                    yield InlineConnection(writer, self._compiled)
+                    yield InlineConnection(writer, self._dialect)
         else:
             with self._sqlite_read.begin() as sync_conn:
-                yield InlineConnection(sync_conn, self._compiled)
+                yield InlineConnection(sync_conn, self._dialect)
 
     def _writer(self) -> Connection:
         """The SQLite writer's connection, kept open between transactions: checking one
@@ -319,7 +324,7 @@ class Database:
             await conn.execution_options(isolation_level="AUTOCOMMIT")
             raw = await conn.get_raw_connection()
             driver: Any = raw.driver_connection
-            pg = PostgresConnection(conn, self._compiled, driver)
+            pg = PostgresConnection(conn, self._dialect, driver)
             try:
                 begin = _enter_in_begin(org) if org is not None else "BEGIN"
                 await driver.execute(begin)

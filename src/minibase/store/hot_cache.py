@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from minibase.domain.events import Event, EventKind
 from minibase.domain.flow_index import IndexedFlow
 from minibase.domain.principal import Principal
 from minibase.domain.roles import Role
-from minibase.realtime.events import Event
 from minibase.store.read_cache import EpochCache, LruCache
 
 
@@ -57,11 +57,11 @@ class HotCache:
 
     def _apply(self, event: Event) -> None:
         kind, org = event.kind, event.org_id
-        if kind == "resync":
+        if kind == EventKind.RESYNC:
             self.principals.clear()
             self.roles.clear()
             self.flows.clear()
-        elif kind == "credentials":
+        elif kind == EventKind.CREDENTIALS:
             revoked = set(event.ids)
             self.principals.invalidate_where(
                 lambda _, v: (
@@ -69,11 +69,11 @@ class HotCache:
                     or (v.principal.user_id is not None and v.principal.user_id in revoked)
                 )
             )
-        elif kind in ("members", "org"):
+        elif kind in (EventKind.MEMBERS, EventKind.ORG):
             self.roles.invalidate_where(lambda k, _: k[0] == org)
-            if kind == "org":
+            if kind == EventKind.ORG:
                 self.flows.invalidate_where(lambda k, _: k[0] == org)
-        elif kind == "flow":
+        elif kind == EventKind.FLOW:
             if event.ids:
                 for flow_id in event.ids:
                     self.flows.invalidate((org, flow_id))

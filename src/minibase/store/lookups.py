@@ -30,7 +30,7 @@ async def find_api_key(uow: GlobalUnitOfWork, key_hash: str) -> ApiKeyRef | None
         ).first()
     else:
         row = (
-            await uow.execute(
+            await uow.find_by_secret(
                 select(
                     api_keys.c.organization_id,
                     api_keys.c.id,
@@ -53,7 +53,7 @@ async def find_invitation_org(uow: GlobalUnitOfWork, token_hash: str) -> tuple[s
         ).first()
     else:
         row = (
-            await uow.execute(
+            await uow.find_by_secret(
                 select(invitations.c.organization_id, invitations.c.id).where(
                     invitations.c.token_hash == token_hash
                 )

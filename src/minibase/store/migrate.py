@@ -10,11 +10,13 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from minibase.config import Settings
+from minibase.store.files import secure_data_dir
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 ADVISORY_LOCK_KEY = 0x6D696E6962617365  # "minibase"
@@ -28,22 +30,37 @@ def alembic_config(connection: Connection, settings: Settings) -> Config:
     return config
 
 
-def _upgrade(connection: Connection, settings: Settings) -> None:
-    command.upgrade(alembic_config(connection, settings), "head")
+def head_revision() -> str:
+    """The newest schema revision this release knows."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None
+    return head
 
 
-async def migrate(settings: Settings) -> None:
-    """Bring the database named by ``settings`` to the newest schema."""
-    if settings.is_sqlite:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(settings.database_url, poolclass=NullPool)
+def known_revisions() -> set[str]:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
+
+
+def _upgrade(connection: Connection, settings: Settings, revision: str) -> None:
+    command.upgrade(alembic_config(connection, settings), revision)
+
+
+async def migrate(settings: Settings, revision: str = "head") -> None:
+    """Bring the database named by ``settings`` to the newest schema (or to ``revision``:
+    a restore first builds the schema its backup was taken with)."""
+    secure_data_dir(settings, create=True)
+    engine = create_async_engine(settings.database_url, poolclass=NullPool, hide_parameters=True)
     try:
         async with engine.connect() as conn:
             if settings.is_postgres:
                 await conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": ADVISORY_LOCK_KEY})
                 await conn.commit()
             try:
-                await conn.run_sync(_upgrade, settings)
+                await conn.run_sync(_upgrade, settings, revision)
                 await conn.commit()
             finally:
                 if settings.is_postgres:

@@ -13,9 +13,10 @@ commits, never for a rolled-back change.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any, overload
 
 from sqlalchemy import (
     Delete,
@@ -36,23 +37,24 @@ from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.visitors import iterate
 
+from minibase.domain.events import Event, Publisher
 from minibase.domain.principal import Principal
-from minibase.realtime.events import Event
-from minibase.store.compiled import Rows
+from minibase.store.compiled import PostgresPrepared, Prepared, Rows
+from minibase.store.data_keys import KeyRing, Sealer, destroy_key, sealer_for
 from minibase.store.database import Database, Executor, OrgEntry, PostgresConnection
 from minibase.store.hot_cache import HotCache
-
-Publisher = Callable[[Sequence[Event]], Awaitable[None]]
 
 
 class TenantScopeError(RuntimeError):
     """A global unit of work was asked to touch a tenant table (a programming error)."""
 
 
+USER_READABLE = frozenset({"memberships"})
+"""Tenant tables a global unit of work opened for a user may read (their own rows)."""
+
+
 TENANT_PARAM = "tenant_org_id"
 """The bound parameter that carries the org of a prepared statement (see :func:`prepared`)."""
-
-_PREPARED: set[int] = set()
 
 
 def _scope_column(table: Table) -> Any:
@@ -80,16 +82,13 @@ def scoped_insert(table: Table) -> Insert:
     return sa_insert(table).values({_scope_column(table).key: bindparam(TENANT_PARAM)})
 
 
-S = TypeVar("S", bound=Executable)
-
-
-def prepared(statement: S) -> S:
-    """Seal a statement built once, at import, for :meth:`TenantUnitOfWork.run`.
+def prepared(statement: Executable) -> Prepared:
+    """A statement built once, at import, for :meth:`UnitOfWork.execute`'s fast path.
 
     Building a SQLAlchemy statement and its cache key costs 0.2-0.3 ms, ten times running
     it, and a flow save runs six: the hot paths build theirs once (``scoped_*`` plus
     refinements), with every value a bound parameter. The org scope is the parameter
-    :data:`TENANT_PARAM`, which only :meth:`TenantUnitOfWork.run` fills in, with its own
+    :data:`TENANT_PARAM`, which only a :class:`TenantUnitOfWork` fills in, with its own
     org: the same first wall as the per-call builders. A statement without it is refused.
     """
     if not any(
@@ -97,8 +96,21 @@ def prepared(statement: S) -> S:
         for e in iterate(statement)  # type: ignore[arg-type]
     ):
         raise TenantScopeError("a prepared statement must come from a scoped_* builder")
-    _PREPARED.add(id(statement))
-    return statement
+    return Prepared(statement)
+
+
+def prepared_postgres(sql: str, names: Sequence[str]) -> PostgresPrepared:
+    """PostgreSQL text whose ``$1`` is the org (filled in by the unit of work, like
+    :data:`TENANT_PARAM`) and ``$2``... the parameters ``names``: for the few statements
+    SQLAlchemy cannot express, such as several data-modifying CTEs in one round trip.
+    Row-level security applies; text that does not use ``$1`` is refused."""
+    if not re.search(r"\$1(?!\d)", sql):
+        raise TenantScopeError("PostgreSQL text must scope by $1, the org")
+    return PostgresPrepared(sql, names)
+
+
+Params = Mapping[str, Any] | Sequence[Mapping[str, Any]]
+"""One parameter set, or a list of them (the statement runs once per set, in one call)."""
 
 
 class UnitOfWork:
@@ -125,10 +137,43 @@ class UnitOfWork:
     def is_postgres(self) -> bool:
         return self.dialect == "postgresql"
 
+    @overload
+    async def execute(
+        self, statement: Prepared | PostgresPrepared, params: Params | None = None
+    ) -> Rows: ...
+
+    @overload
     async def execute(
         self, statement: Executable, params: Mapping[str, Any] | None = None
-    ) -> Result[Any]:
+    ) -> Result[Any]: ...
+
+    async def execute(
+        self,
+        statement: Prepared | PostgresPrepared | Executable,
+        params: Params | None = None,
+    ) -> Rows | Result[Any]:
+        """Run a statement in this transaction: the one way to run one.
+
+        A statement made by :func:`prepared` (or :func:`prepared_postgres`) takes the fast
+        path: compiled once, run on the driver's own connection (``store/compiled.py``),
+        scoped to this unit of work's org; a list of parameter sets runs it once per set
+        in one call (one round trip on PostgreSQL). A statement built per call goes
+        through SQLAlchemy (:meth:`TenantUnitOfWork.select` and the other builders scope
+        it to the org).
+        """
+        if isinstance(statement, Prepared | PostgresPrepared):
+            return await self._run(statement, params)
+        assert params is None or isinstance(params, Mapping)
+        self._check(statement)
         return await self._conn.execute(statement, params)
+
+    def _check(self, statement: Executable) -> None:
+        """Refuse a statement this unit of work may not run (see :class:`GlobalUnitOfWork`)."""
+
+    async def _run(self, statement: Prepared | PostgresPrepared, params: Params | None) -> Rows:
+        raise TenantScopeError(
+            "prepared statements are scoped to an org: use a tenant unit of work"
+        )
 
     def emit(self, event: Event) -> None:
         """Publish ``event`` on the bus once this transaction has committed."""
@@ -138,12 +183,32 @@ class UnitOfWork:
 class GlobalUnitOfWork(UnitOfWork):
     """A transaction over the global tables (users, sessions, idempotency records).
 
-    It may not touch tenant tables; with ``user_id`` set, PostgreSQL lets it see that
-    user's own memberships and organizations (to list them).
+    Every statement it runs is checked: one that names a tenant table raises
+    :class:`TenantScopeError`, with two exceptions: a ``SELECT`` in a unit of work opened
+    for a user (``principal.user_id`` set) may read ``memberships``, to list that user's
+    own organizations (on PostgreSQL, row-level security then shows it only their rows);
+    and :meth:`find_by_secret` finds a credential or invitation by its hash.
     """
 
-    def check_table(self, table: Table) -> Table:
-        if table.info.get("tenant"):
+    def _check(self, statement: Executable) -> None:
+        reading = isinstance(statement, Select)
+        for element in iterate(statement):  # type: ignore[arg-type]
+            if isinstance(element, Table):
+                self.check_table(element, reading=reading)
+
+    async def find_by_secret(self, statement: Select[Any]) -> Result[Any]:
+        """Run a ``SELECT`` that finds a tenant row by a secret's hash, before its org is known.
+
+        Only for ``store/lookups.py`` on SQLite (PostgreSQL runs those lookups through
+        ``SECURITY DEFINER`` functions that return the one matching row).
+        """
+        return await self._conn.execute(statement)
+
+    def check_table(self, table: Table, *, reading: bool = False) -> Table:
+        """``table``, or :class:`TenantScopeError` if this unit of work may not touch it."""
+        if table.info.get("tenant") and not (
+            reading and self.principal.user_id and table.name in USER_READABLE
+        ):
             raise TenantScopeError(f"{table.name} needs a tenant unit of work")
         return table
 
@@ -159,35 +224,50 @@ class TenantUnitOfWork(UnitOfWork):
         *,
         dialect: str,
         cache: HotCache | None = None,
+        keys: KeyRing | None = None,
+        write: bool = False,
     ) -> None:
         super().__init__(conn, principal, dialect=dialect, cache=cache)
         self.org_id = org_id
+        self.write = write
+        self._keys = keys
+        self._sealer: Sealer | None = None
 
-    async def run(self, statement: Executable, params: Mapping[str, Any] | None = None) -> Rows:
-        """Run a statement sealed by :func:`prepared`, scoped to this org, on the driver's
-        own connection (``store/compiled.py``)."""
-        if id(statement) not in _PREPARED:
-            raise TenantScopeError("run() takes statements sealed by prepared()")
-        return await self._conn.run(statement, {**(params or {}), TENANT_PARAM: self.org_id})
+    async def sealer(self) -> Sealer:
+        """How this org's values are sealed and opened at rest (``store/data_keys.py``):
+        the one entry point of encryption, its key looked up once per transaction."""
+        sealer = self._sealer
+        if sealer is None:
+            if self._keys is None:
+                sealer = Sealer(self.org_id, None, sealing=False)
+            else:
+                sealer = await sealer_for(
+                    self, self._keys, self.org_id, write=self.write, on_commit=self.on_commit.append
+                )
+            self._sealer = sealer
+        return sealer
 
-    async def run_many(self, statement: Executable, rows: Sequence[Mapping[str, Any]]) -> None:
-        """:meth:`run` once per parameter set (the same keys in each), in one call to the
-        driver: one round trip on PostgreSQL."""
-        if id(statement) not in _PREPARED:
-            raise TenantScopeError("run_many() takes statements sealed by prepared()")
-        if rows:
-            org = self.org_id
-            await self._conn.run_many(statement, [{**p, TENANT_PARAM: org} for p in rows])
+    async def shred_data_key(self) -> None:
+        """Destroy this org's data key with this transaction (the org is being deleted),
+        and once it commits, record the org in the shred list outside the database."""
+        await destroy_key(self, self.org_id)
+        keys, org = self._keys, self.org_id
+        if keys is not None:
+            self.on_commit.append(lambda: keys.record_shredded(org))
 
-    async def run_postgres(self, sql: str, *arguments: Any) -> list[Any]:
-        """PostgreSQL text whose ``$1`` is this org (filled in here, like
-        :data:`TENANT_PARAM`): for the few statements SQLAlchemy cannot express, such as
-        several data-modifying CTEs in one round trip. Row-level security applies."""
-        if not isinstance(self._conn, PostgresConnection):
-            raise TenantScopeError("run_postgres() needs PostgreSQL")
-        if "$1" not in sql:
-            raise TenantScopeError("run_postgres() text must scope by $1, the org")
-        return await self._conn.fetch_sql(sql, self.org_id, *arguments)
+    async def _run(self, statement: Prepared | PostgresPrepared, params: Params | None) -> Rows:
+        """The fast path of :meth:`execute`, with this org as the statement's scope."""
+        org, conn = self.org_id, self._conn
+        if isinstance(statement, PostgresPrepared):
+            if not isinstance(conn, PostgresConnection):
+                raise TenantScopeError("PostgreSQL text needs PostgreSQL")
+            assert params is None or isinstance(params, Mapping)
+            return await conn.run_text(statement, statement.arguments(org, params or {}))
+        if params is None or isinstance(params, Mapping):
+            return await conn.run(statement, {**(params or {}), TENANT_PARAM: org})
+        if params:
+            await conn.run_many(statement, [{**p, TENANT_PARAM: org} for p in params])
+        return Rows([], len(params))
 
     def _scope(self, table: Table) -> ColumnElement[bool]:
         return _scope_column(table) == self.org_id  # type: ignore[no-any-return]
@@ -234,13 +314,24 @@ class KeyedLocks:
 class Store:
     """Opens units of work on a :class:`Database` and publishes their events after commit."""
 
-    def __init__(self, database: Database, publish: Publisher | None = None) -> None:
+    def __init__(
+        self,
+        database: Database,
+        publish: Publisher | None = None,
+        *,
+        keys: KeyRing | None = None,
+    ) -> None:
         self.database = database
+        self.keys = keys if keys is not None else KeyRing(database.settings)
+        """The master keys and unwrapped data keys of encryption at rest."""
         self._publish = publish
         self.dialect = "sqlite" if database.is_sqlite else "postgresql"
         self.cache = HotCache()
         """Read cache of the hot path, emptied by this instance's commits at once."""
         self._org_write_locks = KeyedLocks()
+        self.before_commit: Callable[[TenantUnitOfWork], Awaitable[None]] | None = None
+        """Called at the end of every tenant write transaction that recorded events, inside
+        it (the event webhooks' outbox, ``services/event_webhooks.py``, set by the app)."""
 
     def set_publisher(self, publish: Publisher) -> None:
         self._publish = publish
@@ -273,8 +364,18 @@ class Store:
         # (migration 0004), in the round trip that begins the transaction.
         entry = OrgEntry(org_id, principal.user_id or "", lock=write)
         async with self.database.transaction(write=write, org=entry) as conn:
-            uow = TenantUnitOfWork(conn, principal, org_id, dialect=self.dialect, cache=self.cache)
+            uow = TenantUnitOfWork(
+                conn,
+                principal,
+                org_id,
+                dialect=self.dialect,
+                cache=self.cache,
+                keys=self.keys,
+                write=write,
+            )
             yield uow
+            if write and uow.events and self.before_commit is not None:
+                await self.before_commit(uow)
         await self._after_commit(uow)
 
     @asynccontextmanager

@@ -1,0 +1,160 @@
+"""Durable broadcast: what the document integrated is stored, then sent as one frame.
+
+Every transaction on the room's document is captured (``Doc.observe``) and queued. One
+flusher task merges everything queued (``merge_updates``), appends it to the update log
+and only then broadcasts it as ONE frame to every synced client, the author included.
+Updates arriving while the append is in flight form the next batch, so under load
+batches grow and the per-update cost falls (as Hocuspocus does per event-loop turn).
+
+Updates another instance stored (integrated inside :meth:`DurableBroadcast.remote`) are
+durable already: they go out with the next frame without being appended again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from pycrdt import Doc, TransactionEvent, merge_updates
+from sqlalchemy.exc import SQLAlchemyError
+
+from minibase.collab import protocol
+from minibase.collab.client import Client
+from minibase.collab.rules import Removal, rule_violation
+from minibase.domain.principal import SYSTEM, Principal
+from minibase.errors import ServiceUnavailable
+from minibase.logs import detached
+from minibase.store.collab_log import CollabStore
+
+log = logging.getLogger("minibase.collab")
+
+CLOSE_SERVER_ERROR = 1011
+
+_EMPTY_UPDATE = b"\x00\x00"
+
+Stored = Callable[[int, int], None]
+"""Called with ``(seq, bytes)`` after each append to the update log."""
+
+
+class DurableBroadcast:
+    """The room's outgoing document updates: batched, stored, then broadcast."""
+
+    def __init__(
+        self,
+        org_id: str,
+        flow_id: str,
+        doc: Doc[Any],
+        clients: set[Client],
+        persistence: CollabStore | None,
+        on_stored: Stored,
+    ) -> None:
+        self.org_id = org_id
+        self.flow_id = flow_id
+        self.broken = False
+        """An append failed: the room closed its clients and refuses writes."""
+        self._doc = doc
+        self._clients = clients
+        self._persistence = persistence
+        self._on_stored = on_stored
+        self._pending: list[bytes] = []
+        self._remote: list[bytes] = []
+        self._applying_remote = False
+        self._notes: list[tuple[Client, list[Removal]]] = []
+        self._author: Principal | None = None
+        self._flusher: asyncio.Task[None] | None = None
+        self._subscription = doc.observe(self._on_transaction)
+
+    def _on_transaction(self, event: TransactionEvent) -> None:
+        update: bytes = event.update
+        if update and update != _EMPTY_UPDATE:
+            (self._remote if self._applying_remote else self._pending).append(update)
+
+    @property
+    def queued(self) -> int:
+        """How many local updates wait for the next append (grows when one was integrated)."""
+        return len(self._pending)
+
+    @property
+    def busy(self) -> bool:
+        """Something integrated is not stored and broadcast yet."""
+        return bool(self._pending) or (self._flusher is not None and not self._flusher.done())
+
+    @contextmanager
+    def remote(self) -> Iterator[None]:
+        """Transactions inside are durable already (another instance stored them)."""
+        self._applying_remote = True
+        try:
+            yield
+        finally:
+            self._applying_remote = False
+
+    def claim(self, author: Principal) -> None:
+        """The batch being gathered is stored under ``author`` unless it has one already."""
+        if self._author is None:
+            self._author = author
+
+    def notify(self, client: Client, removals: list[Removal]) -> None:
+        """Tell ``client`` what the rules removed, once the batch is broadcast."""
+        self._notes.append((client, removals))
+
+    def schedule(self) -> None:
+        if (self._pending or self._remote) and (self._flusher is None or self._flusher.done()):
+            self._flusher = asyncio.create_task(
+                self._flush(), name="collab-flush", context=detached()
+            )
+
+    async def _flush(self) -> None:
+        while (self._pending or self._remote) and not self.broken:
+            batch, self._pending = self._pending, []
+            remote, self._remote = self._remote, []
+            notes, self._notes = self._notes, []
+            author, self._author = self._author, None
+            update = b""
+            if batch:
+                update = batch[0] if len(batch) == 1 else merge_updates(*batch)
+            if batch and self._persistence is not None:
+                try:
+                    seq = await self._persistence.append(
+                        self.org_id, self.flow_id, update, author or SYSTEM
+                    )
+                except (SQLAlchemyError, OSError):
+                    log.exception(
+                        "collab update could not be stored; closing the room",
+                        extra={"org": self.org_id, "flow": self.flow_id},
+                    )
+                    self._break()
+                    return
+                self._on_stored(seq, len(update))
+            out = [update] if update else []
+            out += remote
+            frame = protocol.sync_update(out[0] if len(out) == 1 else merge_updates(*out))
+            for client in self._clients:
+                if client.synced:
+                    client.send(frame)
+            for client, removals in notes:
+                client.send(protocol.notification(rule_violation(removals)))
+
+    async def drain(self) -> None:
+        """Wait until everything integrated so far is stored and broadcast.
+
+        Raises :class:`ServiceUnavailable` when the room broke (an append failed).
+        """
+        while not self.broken and (self._pending or self._remote or self.busy):
+            self.schedule()
+            if self._flusher is not None:
+                await asyncio.shield(self._flusher)
+        if self.broken:
+            raise ServiceUnavailable("The live flow document could not be stored.")
+
+    def _break(self) -> None:
+        self.broken = True
+        self._pending.clear()
+        self._remote.clear()
+        for client in self._clients:
+            client.close_soon(CLOSE_SERVER_ERROR, "storage failure")
+
+    def close(self) -> None:
+        self._doc.unobserve(self._subscription)

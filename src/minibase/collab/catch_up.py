@@ -1,0 +1,97 @@
+"""Catch-up: integrate what other instances appended to a live flow's update log.
+
+Another instance's ``collab.update`` event asks for a catch-up; requests that arrive
+while one runs are coalesced into one more pass. The updates read are durable already,
+so they are broadcast without being appended again (:meth:`DurableBroadcast.remote`).
+The rules run on what they changed: an edge added on one instance to a node deleted on
+another is only visible where both meet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from minibase.collab.broadcast import DurableBroadcast
+from minibase.collab.flow_doc import FlowDoc
+from minibase.collab.rules import enforce
+from minibase.domain.collab import Limits
+from minibase.logs import detached
+from minibase.store.collab_log import CollabStore
+
+log = logging.getLogger("minibase.collab")
+
+ORIGIN_REMOTE = "server:remote"
+ORIGIN_RULES = "server:rules"
+
+
+class CatchUp:
+    """Follows the update log beyond what this room integrated (its watermark)."""
+
+    def __init__(
+        self,
+        flow: FlowDoc,
+        broadcast: DurableBroadcast,
+        persistence: CollabStore | None,
+        limits: Limits,
+        watermark: int,
+    ) -> None:
+        self._flow = flow
+        self._broadcast = broadcast
+        self._persistence = persistence
+        self._limits = limits
+        self.watermark = watermark
+        """The highest log seq this room has integrated with nothing missing below it."""
+        self._task: asyncio.Task[None] | None = None
+        self._again = False
+
+    def stored(self, seq: int) -> None:
+        """This room appended ``seq`` to the log."""
+        if seq == self.watermark + 1:
+            self.watermark = seq
+
+    def request(self) -> None:
+        """Another instance stored updates of this flow: read and integrate them (coalesced)."""
+        if self._task is not None and not self._task.done():
+            self._again = True
+            return
+        self._task = asyncio.create_task(self._loop(), name="collab-catch-up", context=detached())
+
+    async def _loop(self) -> None:
+        self._again = True
+        while self._again and not self._broadcast.broken:
+            self._again = False
+            try:
+                await self.run()
+            except (SQLAlchemyError, OSError):
+                log.exception("collab catch-up failed", extra={"org": self._broadcast.org_id})
+                return
+
+    async def run(self) -> None:
+        """Integrate what the log holds beyond the watermark and broadcast it."""
+        if self._persistence is None:
+            return
+        broadcast = self._broadcast
+        stored = await self._persistence.load(
+            broadcast.org_id, broadcast.flow_id, after_seq=self.watermark
+        )
+        if stored.empty:
+            return
+        with broadcast.remote(), self._flow.doc.transaction(origin=ORIGIN_REMOTE):
+            if stored.snapshot is not None:
+                self._flow.doc.apply_update(stored.snapshot)
+            for update in stored.updates:
+                self._flow.doc.apply_update(update)
+        self.watermark = max(self.watermark, stored.last_seq)
+        changes = self._flow.refresh()
+        if changes:
+            enforce(self._flow, changes, self._limits, origin=ORIGIN_RULES)
+            self._flow.refresh()
+        broadcast.schedule()
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)

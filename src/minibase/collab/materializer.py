@@ -1,0 +1,148 @@
+"""The materializer: collaborative edits handed to the REST flow as versions.
+
+Accepted edits are handed over debounced (``materialize_delay`` after the first edit of a
+run) and at once when another author starts editing, so each hand-over has one author.
+A hand-over waits until the edits it reflects are durable. REST changes coming into the
+document and hand-overs going out both hold :attr:`Materializer.lock`, so a hand-over
+never carries a document read before a REST change was applied into it (that would
+revert the REST change).
+
+When REST refuses a hand-over (a quota or a limit the room could not know of, such as
+the org's storage used elsewhere meanwhile), the room takes those edits back with a
+compensating update and tells their author, so the document and the REST flow never
+part ways.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from minibase.collab.flow_doc import Changes, FlowDoc
+from minibase.domain.collab import FlowBridge
+from minibase.domain.flow_json import FlowJSON
+from minibase.domain.principal import Principal
+from minibase.errors import MinibaseError, ServiceUnavailable
+from minibase.logs import detached
+
+log = logging.getLogger("minibase.collab")
+
+TakeBack = Callable[[FlowJSON, Principal, MinibaseError], Awaitable[None]]
+"""Undoes a hand-over REST refused: ``(the refused flow, its author, the refusal)``."""
+
+
+def refused(error: MinibaseError) -> bool:
+    """A refusal of the document itself (a limit, a quota, a rule), not a failure."""
+    return 400 <= error.status < 500 and error.status not in (404, 409)
+
+
+class Materializer:
+    """Hands a room's document to :meth:`FlowBridge.on_change`, one author at a time."""
+
+    def __init__(
+        self,
+        org_id: str,
+        flow_id: str,
+        flow: FlowDoc,
+        bridge: FlowBridge | None,
+        delay: float,
+        drain: Callable[[], Awaitable[None]],
+        take_back: TakeBack,
+    ) -> None:
+        self.org_id = org_id
+        self.flow_id = flow_id
+        self._flow = flow
+        self._bridge = bridge
+        self._delay = delay
+        self._drain = drain
+        self._refused = take_back
+        self._author: Principal | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.lock = asyncio.Lock()
+        """Held while the document is handed to REST, or REST changes come in."""
+        self.rest_generation = 0
+        """Raised each time REST changes are applied (under :attr:`lock`)."""
+
+    @property
+    def dirty(self) -> bool:
+        """Edits are waiting to be handed over."""
+        return self._author is not None
+
+    def before_edit(self, author: Principal) -> None:
+        """``author`` is about to edit: hand over another author's edits first."""
+        if self._author is not None and self._author != author:
+            self.flush()
+
+    def changed(self, author: Principal, changes: Changes) -> None:
+        """``author``'s accepted edit changed the document: hand it over soon."""
+        if not changes or self._bridge is None:
+            return
+        self._author = author
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self._delay, self.flush)
+
+    def flush(self) -> None:
+        """Hand the edits made so far over now (in a task)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        author, self._author = self._author, None
+        if author is None or self._bridge is None:
+            return
+        task = asyncio.create_task(
+            self._hand_over(self._snapshot(), self.rest_generation, author), context=detached()
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _snapshot(self) -> FlowJSON:
+        flow_json = self._flow.materialize()
+        return {**flow_json, "nodes": list(flow_json["nodes"]), "edges": list(flow_json["edges"])}
+
+    async def _hand_over(self, snapshot: FlowJSON, generation: int, author: Principal) -> None:
+        assert self._bridge is not None
+        async with self.lock:
+            try:
+                await self._drain()  # only after the updates it reflects are durable
+            except ServiceUnavailable:
+                return
+            if generation != self.rest_generation:
+                # REST changes came in after the snapshot: handing it over would revert
+                # them, so hand over the document as it is now (it includes them).
+                snapshot = self._snapshot()
+            try:
+                await self._bridge.on_change(self.org_id, self.flow_id, snapshot, author)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # the bridge's failure must not end the room
+                if isinstance(error, MinibaseError) and refused(error):
+                    # REST refuses the document: take the edits back, both stay one flow.
+                    await self._take_back(snapshot, author, error)
+                else:
+                    log.exception(
+                        "materializing a collab flow failed",
+                        extra={"org": self.org_id, "flow": self.flow_id},
+                    )
+
+    async def _take_back(self, snapshot: FlowJSON, author: Principal, error: MinibaseError) -> None:
+        try:
+            await self._refused(snapshot, author, error)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # e.g. the flow was deleted meanwhile, or the room broke
+            log.exception(
+                "taking back refused collab edits failed",
+                extra={"org": self.org_id, "flow": self.flow_id},
+            )
+
+    async def close(self, *, hand_over: bool) -> None:
+        """Hand the last edits over (unless ``hand_over`` is false) and wait for every task."""
+        if hand_over and self.dirty:
+            self.flush()
+        elif self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)

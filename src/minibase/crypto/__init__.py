@@ -1,0 +1,1 @@
+"""Cryptography at rest and in archives (``cryptography``'s AES-GCM and scrypt)."""
