@@ -12,10 +12,14 @@ far less than latency.
 ``--before REV`` measures a git revision of Minibase side by side with this tree, in the
 same invocation: REV is checked out in a temporary worktree, both servers run at once,
 and every measurement alternates between them (this tree, then REV, slice by slice), so
-the machine's drift weighs on both alike. One row per tree and backend.
+the machine's drift weighs on both alike. One row per server and backend.
+
+``--encryption`` measures the cost of encryption at rest the same way: this tree as it
+is, beside this tree with encryption switched off (``bench/plaintext/sitecustomize.py``),
+and prints the ratios of the two.
 
     python bench/flow_http.py [--backend sqlite|postgres|both] [--seconds 6] [--repeat 3]
-        [--before REV]
+        [--before REV | --encryption]
 """
 
 from __future__ import annotations
@@ -117,15 +121,21 @@ def checkout(revision: str) -> Iterator[Path]:
             )
 
 
-def run(backend: str, seconds: int, repeat: int, trees: dict[str, Path]) -> list[dict[str, Any]]:
-    """Every measurement of the trees' servers (named), run at once and measured in turn."""
+PLAINTEXT = ROOT / "bench" / "plaintext"
+
+
+def run(
+    backend: str, seconds: int, repeat: int, trees: dict[str, list[Path]]
+) -> list[dict[str, Any]]:
+    """Every measurement of the named servers, run at once and measured in turn; each
+    imports its code from its ``PYTHONPATH`` directories, before the installed package."""
     slice_seconds = max(2, seconds // 2)
     with ExitStack() as stack:
         targets = {}
         pids = {}
-        for name, tree in trees.items():
-            # Each server imports the package from its own tree, before the installed one.
-            server = stack.enter_context(running_server(backend, {"PYTHONPATH": str(tree / "src")}))
+        for name, path in trees.items():
+            pythonpath = os.pathsep.join(str(p) for p in path)
+            server = stack.enter_context(running_server(backend, {"PYTHONPATH": pythonpath}))
             ids = seed_sync(server.base_url)
             targets[name] = (server.base_url, ids)
             pids[name] = server.process.pid
@@ -173,34 +183,46 @@ def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--seconds", type=int, default=6)
     parser.add_argument("--repeat", type=int, default=3, help="PUT latency runs (median)")
-    parser.add_argument("--before", metavar="REV", help="a git revision to measure beside")
+    beside = parser.add_mutually_exclusive_group()
+    beside.add_argument("--before", metavar="REV", help="a git revision to measure beside")
+    beside.add_argument(
+        "--encryption", action="store_true", help="measure beside encryption at rest off"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (apt-get install wrk)")
     random.seed(1)
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     before = f" --before {args.before}" if args.before else ""
+    before += " --encryption" if args.encryption else ""
     print(
         f"command: python bench/flow_http.py --backend {args.backend} --seconds {args.seconds}"
         f" --repeat {args.repeat}{before}"
     )
     with ExitStack() as stack:
-        trees = {"this tree": ROOT}
+        trees = {"this tree": [ROOT / "src"]}
         if args.before:
-            trees = {args.before: stack.enter_context(checkout(args.before)), **trees}
+            before_tree = stack.enter_context(checkout(args.before))
+            trees = {args.before: [before_tree / "src"], **trees}
+        if args.encryption:
+            trees = {"encryption off": [PLAINTEXT, ROOT / "src"], "encryption on": [ROOT / "src"]}
         report(backends, args.seconds, args.repeat, trees)
 
 
-def report(backends: list[str], seconds: int, repeat: int, trees: dict[str, Path]) -> None:
+def report(backends: list[str], seconds: int, repeat: int, trees: dict[str, list[Path]]) -> None:
     print(
-        "| backend | tree | /healthz req/s (c50) | GET flow req/s (c50) | GET/healthz | "
+        "| backend | server | /healthz req/s (c50) | GET flow req/s (c50) | GET/healthz | "
         "every GET/healthz | GET p50/p95/p99 ms (c10) | PUT req/s (c10) | "
         "PUT p50/p95/p99 ms (c10, median run) | every PUT run: p95 ms (/healthz req/s just "
         "before) | server CPU ms per PUT (median) | errors |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    ratios_of: list[str] = []
     for backend in backends:
-        for r in run(backend, seconds, repeat, trees):
+        rows = run(backend, seconds, repeat, trees)
+        if len(rows) == 2:
+            ratios_of.append(_ratios(backend, rows[0], rows[1]))
+        for r in rows:
             h, g, g10, p = r["health"], r["get50"], r["get10"], r["put10"]
             errors = sum(x["errors"] + x["non2xx"] for x in (h, g, g10, *r["puts"]))
             runs = ", ".join(f"{x['p95']:.1f} ({x['baseline']:.0f})" for x in r["puts"])
@@ -213,6 +235,23 @@ def report(backends: list[str], seconds: int, repeat: int, trees: dict[str, Path
                 f"{r['put_cpu_ms']:.2f} | {errors} |",
                 flush=True,
             )
+    for line in ratios_of:
+        print(line)
+
+
+def _ratios(backend: str, first: dict[str, Any], second: dict[str, Any]) -> str:
+    """The second server's figures over the first's (> 1: the second costs more)."""
+
+    def get_ratio(r: dict[str, Any]) -> float:
+        return float(r["get50"]["rps"] / r["health"]["rps"])
+
+    return (
+        f"{backend}: {second['tree']} / {first['tree']}: GET/healthz "
+        f"{get_ratio(second) / get_ratio(first):.3f} (1 = as fast), GET p95 (c10) "
+        f"{second['get10']['p95'] / first['get10']['p95']:.3f}, PUT p95 (c10, median run) "
+        f"{second['put10']['p95'] / first['put10']['p95']:.3f}, server CPU per PUT "
+        f"{second['put_cpu_ms'] / first['put_cpu_ms']:.3f}"
+    )
 
 
 if __name__ == "__main__":

@@ -288,3 +288,32 @@ async def test_task_and_quota_mails(mail_app: FastAPI, mailbox: WaitingMailbox) 
         kinds = [n["kind"] for n in await notifications_of(client, org.admin)]
         assert kinds.count("quota_warning") == 1
     assert len(mailbox.messages) == before + 2
+
+
+async def test_excerpts_are_sealed_under_the_source_orgs_key(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    org = await new_org(client)
+    flow = await org.create_flow()
+    ann = await add_member(client, org.admin, org.id, "viewer")
+    sentinel = "SENTINEL-excerpt-7f3a"
+    await comment(client, org, flow["id"], org.admin, body=f"@{ann.email} {sentinel}")
+    (mention,) = [n for n in await notifications_of(client, ann) if n["kind"] == "mention"]
+    assert mention["data"]["excerpt"].endswith(sentinel)  # opened when read
+    ctx: AppContext = app.state.ctx
+    async with ctx.store.global_(SYSTEM) as uow:
+        stored = (
+            await uow.execute(
+                select(notifications.c.data).where(notifications.c.id == mention["id"])
+            )
+        ).scalar_one()
+    assert sentinel not in json.dumps(stored) and stored["excerpt"].startswith("mbe1:")
+    assert stored["commentId"] == mention["data"]["commentId"]  # the rest stays readable
+    exported = (await client.get("/v1/me/export", headers=ann.headers)).json()
+    (row,) = [n for n in exported["notifications"] if n["id"] == mention["id"]]
+    assert row["data"]["excerpt"] == mention["data"]["excerpt"]
+    # Deleting the org destroys its key: the excerpt cannot be read any more, the rest can.
+    deleted = await client.delete(f"/v1/orgs/{org.id}", headers=org.admin.headers)
+    assert deleted.status_code == 204, deleted.text
+    (after,) = [n for n in await notifications_of(client, ann) if n["id"] == mention["id"]]
+    assert after["data"]["excerpt"] is None and after["data"]["commentId"]

@@ -16,6 +16,11 @@ from standardwebhooks.webhooks import Webhook
 
 from minibase.config import Settings
 from minibase.context import AppContext
+from minibase.crypto.envelope import is_sealed
+from minibase.crypto.webhook_secrets import SecretUnreadable, open_secret, seal_secret
+from minibase.domain.principal import SYSTEM
+from minibase.services.webhooks import secrets_key
+from minibase.store.tables import flow_webhooks
 from tests.engine.helpers import e, n
 from tests.engine.runs_helpers import wait_for
 from tests.flows_helpers import Org, new_org
@@ -266,3 +271,43 @@ async def test_secrets_are_not_stored_or_logged(
     for text in (*secrets, headers["webhook-signature"], bad["webhook-signature"]):
         assert text not in logged
         assert text.split(",")[-1] not in logged
+
+
+async def _stored_secret(app: FastAPI, org_id: str, webhook_id: str) -> bytes:
+    ctx: AppContext = app.state.ctx
+    async with ctx.store.tenant(org_id, SYSTEM) as uow:
+        stmt = uow.select(flow_webhooks).where(flow_webhooks.c.id == webhook_id)
+        return bytes((await uow.execute(stmt)).one().sealed_secret)
+
+
+async def _store_secret(app: FastAPI, org_id: str, webhook_id: str, sealed: bytes) -> None:
+    ctx: AppContext = app.state.ctx
+    async with ctx.store.tenant(org_id, SYSTEM, write=True) as uow:
+        await uow.execute(
+            uow.update(flow_webhooks)
+            .where(flow_webhooks.c.id == webhook_id)
+            .values(sealed_secret=sealed)
+        )
+
+
+async def test_secrets_are_sealed_under_the_orgs_data_key(
+    app: FastAPI, client: httpx.AsyncClient, settings: Settings
+) -> None:
+    org = await new_org(client)
+    flow = await org.create_flow(nodes=FLOW[0], edges=FLOW[1])
+    first, second = await create(org, flow["id"]), await create(org, flow["id"])
+    stored = await _stored_secret(app, org.id, first["id"])
+    assert is_sealed(stored)  # the envelope of the org's data key, not the instance key
+    with pytest.raises(SecretUnreadable):
+        open_secret(secrets_key(settings), org.id, first["id"], stored)
+    body = b"{}"
+    assert (await post_hook(client, first, body, signed(first["secret"], body))).status_code == 202
+    # Bound to its row: the first hook's sealed secret copied into the second's opens nowhere.
+    await _store_secret(app, org.id, second["id"], stored)
+    moved = await post_hook(client, second, body, signed(first["secret"], body, msg_id="msg_2"))
+    assert_error(moved, 401, "unauthenticated")
+    # A secret sealed under the instance key (before per-org keys) still verifies.
+    legacy = seal_secret(secrets_key(settings), org.id, second["id"], second["secret"])
+    await _store_secret(app, org.id, second["id"], legacy)
+    again = await post_hook(client, second, body, signed(second["secret"], body, msg_id="msg_3"))
+    assert again.status_code == 202, again.text

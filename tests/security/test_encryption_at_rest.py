@@ -49,6 +49,7 @@ def stored_bytes(settings: Settings) -> bytes:
 
 async def _org_with_secrets(client: httpx.AsyncClient, sentinel: str) -> tuple[Org, str]:
     from tests.flows_helpers import new_org
+    from tests.together_helpers import add_member
 
     org = await new_org(client)
     flow = await org.create_flow("Plain name", [node("a", label=None, data={"s": sentinel})])
@@ -69,6 +70,20 @@ async def _org_with_secrets(client: httpx.AsyncClient, sentinel: str) -> tuple[O
         f"{url}/comments", json={"body": f"a comment: {sentinel}"}, headers=org.admin.headers
     )
     assert response.status_code == 201, response.text
+    # A mention: the notification quotes the comment.
+    member = await add_member(client, org.admin, org.id, "viewer")
+    response = await client.post(
+        f"{url}/comments", json={"body": f"@{member.email} {sentinel}"}, headers=org.admin.headers
+    )
+    assert response.status_code == 201, response.text
+    # A template: a copy of the flow's document.
+    response = await client.post(
+        f"/v1/orgs/{org.id}/templates",
+        json={"name": "Plain template", "flowId": flow["id"]},
+        headers=org.admin.headers,
+    )
+    assert response.status_code == 201, response.text
+    assert sentinel in response.text
     return org, flow["id"]
 
 

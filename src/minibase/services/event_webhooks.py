@@ -30,7 +30,7 @@ from sqlalchemy import delete, func, insert, select, update
 from standardwebhooks.webhooks import Webhook
 
 from minibase.config import Settings
-from minibase.crypto.webhook_secrets import SecretUnreadable, open_secret, seal_secret
+from minibase.crypto.webhook_secrets import SecretUnreadable
 from minibase.domain.events import Event, EventKind
 from minibase.domain.principal import SYSTEM
 from minibase.engine.net import BlockedAddress, ResponseTooLarge, check_url, fetch
@@ -40,7 +40,12 @@ from minibase.services import audit
 from minibase.services.audit import RequestMeta
 from minibase.services.flow_changes import author_id
 from minibase.services.pagination import keyset, page
-from minibase.services.webhooks import new_secret, secrets_key
+from minibase.services.webhooks import (
+    new_secret,
+    open_hook_secret,
+    seal_hook_secret,
+    secrets_key,
+)
 from minibase.store.tables import delivery_timers, event_deliveries, event_webhooks
 from minibase.store.unit_of_work import Store, TenantUnitOfWork, UnitOfWork
 
@@ -136,7 +141,9 @@ async def create_webhook(
             id=webhook_id,
             url=url,
             events=events,
-            sealed_secret=seal_secret(secrets_key(settings), uow.org_id, webhook_id, secret),
+            sealed_secret=await seal_hook_secret(
+                uow, event_webhooks.c.sealed_secret, secrets_key(settings), webhook_id, secret
+            ),
             created_by=author_id(uow.principal),
             created_at=now_ms(),
         )
@@ -349,7 +356,13 @@ async def _claim(store: Store, settings: Settings, timer: Timer, now: int) -> Cl
             .values(due_at=now + lease_ms)
         )
         try:
-            secret = open_secret(secrets_key(settings), timer.org_id, hook.id, hook.sealed_secret)
+            secret = await open_hook_secret(
+                uow,
+                event_webhooks.c.sealed_secret,
+                secrets_key(settings),
+                hook.id,
+                hook.sealed_secret,
+            )
         except SecretUnreadable:
             secret = ""
         return Claimed(hook.url, secret, bytes(row.payload), row.attempts, row.created_at)

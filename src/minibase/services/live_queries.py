@@ -34,7 +34,7 @@ from minibase.services import (
 from minibase.services.orgs import load_org
 from minibase.services.run_usage import run_usage
 from minibase.services.usage import limits_of, usage_json, usage_of
-from minibase.store.unit_of_work import Store, TenantUnitOfWork, UnitOfWork
+from minibase.store.unit_of_work import GlobalUnitOfWork, Store, TenantUnitOfWork
 
 LIST_LIMIT = 500
 
@@ -48,7 +48,7 @@ class QueryValue:
 
 
 Runner = Callable[[TenantUnitOfWork, dict[str, str]], Awaitable[QueryValue]]
-UserRunner = Callable[[UnitOfWork, dict[str, str]], Awaitable[QueryValue]]
+UserRunner = Callable[[GlobalUnitOfWork, dict[str, str]], Awaitable[QueryValue]]
 
 USER_ARG = "userId"
 """The argument the hub gives a user-scoped query: the subscriber's user id (never taken
@@ -161,7 +161,7 @@ async def _tasks_list(uow: TenantUnitOfWork, args: dict[str, str]) -> QueryValue
     )
 
 
-async def _notifications_list(uow: UnitOfWork, args: dict[str, str]) -> QueryValue:
+async def _notifications_list(uow: GlobalUnitOfWork, args: dict[str, str]) -> QueryValue:
     return _value(
         await notifications.list_notifications_in(
             uow, args[USER_ARG], unread=False, limit=LIST_LIMIT, cursor=None
@@ -316,4 +316,4 @@ async def run_query(store: Store, spec: QuerySpec, args: dict[str, str]) -> Quer
         async with store.global_(SYSTEM) as global_uow:
             return await spec.run(global_uow, args)  # type: ignore[arg-type]
     async with store.tenant(args["orgId"], SYSTEM) as uow:
-        return await spec.run(uow, args)
+        return await spec.run(uow, args)  # type: ignore[arg-type]

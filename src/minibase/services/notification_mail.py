@@ -31,6 +31,7 @@ from minibase.services.notifications import (
     SENDING,
     SENT,
     NotificationKind,
+    opened,
 )
 from minibase.store.tables import notifications, users
 from minibase.store.unit_of_work import Store
@@ -177,13 +178,16 @@ class NotificationMailer:
                 .scalars()
                 .all()
             )
-            rows = (
-                await uow.execute(
-                    select(n.id, n.kind, n.source_org_id, n.data, users.c.email)
-                    .join(users, users.c.id == n.user_id)
-                    .where(n.id.in_(list(claimed)))
-                )
-            ).all()
+            rows = await opened(
+                uow,
+                (
+                    await uow.execute(
+                        select(n.id, n.kind, n.source_org_id, n.data, users.c.email)
+                        .join(users, users.c.id == n.user_id)
+                        .where(n.id.in_(list(claimed)))
+                    )
+                ).all(),
+            )
         outcome: dict[str, str] = {}
         for row in rows:
             data = {**row.data, "organizationId": row.source_org_id}

@@ -7,14 +7,19 @@ every read here is confined to the caller's own rows. A row also records whether
 to be mailed (``email_status``: ``pending`` per the user's preferences, else ``off``);
 ``services/notification_mail.py`` delivers the pending ones.
 
+What a notification quotes of an org's sealed content (a comment's ``excerpt``) is
+stored sealed under that org's data key like the content itself (:data:`SEALED_FIELDS`),
+and opened when read: deleting the org shreds it with the rest.
+
 Each change publishes a ``notifications`` event for org ``*`` whose ids are the users
 concerned, which keeps the per-user live query ``notifications.list`` current.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import and_, func, insert, select, update
@@ -23,11 +28,12 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from minibase.domain.events import ALL_ORGS, Event, EventKind
 from minibase.domain.principal import Principal
-from minibase.errors import ValidationFailed
+from minibase.errors import Undecryptable, ValidationFailed
 from minibase.ids import new_id, now_ms
 from minibase.services.pagination import keyset, page
+from minibase.store.data_keys import TEXT_PREFIX, Sealer
 from minibase.store.tables import notification_preferences, notifications
-from minibase.store.unit_of_work import Store, UnitOfWork
+from minibase.store.unit_of_work import GlobalUnitOfWork, Store, TenantUnitOfWork, UnitOfWork
 
 
 class NotificationKind(StrEnum):
@@ -50,6 +56,55 @@ DEFAULT_EMAILS: dict[str, bool] = {
 
 PENDING, SENDING, SENT, FAILED, OFF = "pending", "sending", "sent", "failed", "off"
 """``email_status`` values."""
+
+
+SEALED_FIELDS = ("excerpt",)
+"""Fields of ``data`` that quote sealed content of the source org (a comment's body)."""
+
+
+def _sealed_field_id(notification_id: str, field: str) -> str:
+    return f"{notification_id}/{field}"
+
+
+def _seal_data(sealer: Sealer, notification_id: str, data: dict[str, Any]) -> dict[str, Any]:
+    sealed = {
+        field: sealer.seal_text(
+            notifications.c.data, _sealed_field_id(notification_id, field), data[field]
+        )
+        for field in SEALED_FIELDS
+        if isinstance(data.get(field), str)
+    }
+    return {**data, **sealed} if sealed else data
+
+
+async def opened(uow: GlobalUnitOfWork, rows: Sequence[Any]) -> list[Any]:
+    """``rows`` of ``notifications`` with their sealed fields opened; a field whose org's
+    key is gone (the org was deleted: crypto-shredded) reads as ``None``."""
+    sealers: dict[str, Sealer] = {}
+    out: list[Any] = []
+    for row in rows:
+        data = row.data
+        fields = [
+            f
+            for f in SEALED_FIELDS
+            if isinstance(data.get(f), str) and data[f].startswith(TEXT_PREFIX)
+        ]
+        if not fields:
+            out.append(row)
+            continue
+        org_id = row.source_org_id
+        data = dict(data)
+        for field in fields:
+            try:
+                if org_id not in sealers:
+                    sealers[org_id] = await uow.sealer_of(org_id)
+                data[field] = sealers[org_id].open_text(
+                    notifications.c.data, _sealed_field_id(row.id, field), data[field]
+                )
+            except Undecryptable:
+                data[field] = None
+        out.append(SimpleNamespace(**{**row._mapping, "data": data}))
+    return out
 
 
 def notification_json(row: Any) -> dict[str, Any]:
@@ -99,20 +154,24 @@ async def notify(
     if not users:
         return []
     preferences = await _stored_preferences(uow, users)
+    sealer = None
+    if isinstance(uow, TenantUnitOfWork) and org_id == uow.org_id:
+        sealer = await uow.sealer()
     now = now_ms()
+    ids = [new_id("ntf") for _ in users]
     rows = [
         {
-            "id": new_id("ntf"),
+            "id": ntf_id,
             "user_id": user,
             "kind": kind.value,
             "source_org_id": org_id,
-            "data": data,
+            "data": data if sealer is None else _seal_data(sealer, ntf_id, data),
             "created_at": now,
             "read_at": None,
             "email_status": PENDING if _emails_of(preferences.get(user))[kind.value] else OFF,
             "email_claimed_at": None,
         }
-        for user in users
+        for ntf_id, user in zip(ids, users, strict=True)
     ]
     await uow.execute(insert(notifications).values(rows))
     uow.emit(Event(ALL_ORGS, EventKind.NOTIFICATIONS, tuple(users)))
@@ -134,7 +193,7 @@ async def list_notifications(
 
 
 async def list_notifications_in(
-    uow: UnitOfWork, user_id: str, *, unread: bool, limit: int, cursor: str | None
+    uow: GlobalUnitOfWork, user_id: str, *, unread: bool, limit: int, cursor: str | None
 ) -> dict[str, Any]:
     n = notifications.c
     mine = n.user_id == user_id
@@ -142,7 +201,7 @@ async def list_notifications_in(
     if unread:
         stmt = stmt.where(n.read_at.is_(None))
     stmt = keyset(stmt, [n.created_at, n.id], cursor, limit, descending=True)
-    rows = (await uow.execute(stmt)).all()
+    rows = await opened(uow, (await uow.execute(stmt)).all())
     result = page(rows, limit, render=notification_json, key=lambda r: [r.created_at, r.id])
     unread_count = (
         await uow.execute(select(func.count()).where(and_(mine, n.read_at.is_(None))))

@@ -29,7 +29,16 @@ from minibase.ids import now_ms
 from minibase.services import members
 from minibase.services.accounts import user_org_ids
 from minibase.services.audit import RequestMeta
-from minibase.store.tables import flows, memberships, metadata, organizations, sessions, users
+from minibase.services.notifications import opened
+from minibase.store.tables import (
+    flows,
+    memberships,
+    metadata,
+    notifications,
+    organizations,
+    sessions,
+    users,
+)
 from minibase.store.unit_of_work import Store
 
 USER_COLUMNS = frozenset(
@@ -95,6 +104,8 @@ async def export_me(store: Store, principal: Principal) -> dict[str, Any]:
                 continue
             stmt = select(table).where(or_(*[c == me for c in columns]))
             rows = (await uow.execute(stmt)).all()
+            if table is notifications:
+                rows = await opened(uow, rows)  # excerpts sealed under their org's key
             result[_kind(table)] = [_render(table, r) for r in rows]
     orgs: list[dict[str, Any]] = []
     for org_id in await user_org_ids(store, me):

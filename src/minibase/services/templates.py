@@ -56,7 +56,7 @@ async def _load(uow: TenantUnitOfWork, template_id: str) -> Any:
     row = (await uow.execute(uow.select(templates).where(templates.c.id == template_id))).first()
     if row is None:
         raise NotFound("No such template.")
-    return row
+    return (await uow.sealer()).open_row(templates, row)
 
 
 async def create_template(
@@ -99,22 +99,20 @@ async def _insert(
     await charge(uow, storage=len(document))
     template_id = new_id("tpl")
     principal = uow.principal
-    await uow.execute(
-        uow.insert(
-            templates,
-            id=template_id,
-            name=name,
-            description=description,
-            tags=tags,
-            document=document,
-            node_count=len(doc["nodes"]),
-            edge_count=len(doc["edges"]),
-            size_bytes=len(document),
-            source_flow_id=source_flow_id,
-            created_by=principal.user_id or principal.id,
-            created_at=now_ms(),
-        )
-    )
+    row = {
+        "id": template_id,
+        "name": name,
+        "description": description,
+        "tags": tags,
+        "document": document,
+        "node_count": len(doc["nodes"]),
+        "edge_count": len(doc["edges"]),
+        "size_bytes": len(document),
+        "source_flow_id": source_flow_id,
+        "created_by": principal.user_id or principal.id,
+        "created_at": now_ms(),
+    }
+    await uow.execute(uow.insert(templates, **(await uow.sealer()).seal_values(templates, row)))
     await audit.record(
         uow,
         "template.create",

@@ -5,8 +5,9 @@
 ``id.timestamp.body`` under the secret). A verified delivery starts one run of the flow
 (trigger ``webhook``, its JSON body as the trigger payload). The run's dedupe key is
 derived from the ``webhook-id``, so a delivery sent again starts nothing and answers the
-first run's id. Secrets are sealed (``crypto/webhook_secrets.py``) and shown only when
-made; neither they nor signatures are ever logged.
+first run's id. Secrets are shown only when made and stored sealed under the org's data
+key (:func:`seal_hook_secret`), so deleting the org shreds them with the rest of its data;
+neither they nor signatures are ever logged.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sqlalchemy import delete, insert, select
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from minibase.config import Settings
+from minibase.crypto.envelope import is_sealed
 from minibase.crypto.webhook_secrets import (
     SecretUnreadable,
     WebhookKey,
@@ -34,7 +36,13 @@ from minibase.crypto.webhook_secrets import (
 from minibase.domain.json_input import json_problem
 from minibase.domain.principal import SYSTEM
 from minibase.engine.registry import NodeRegistry
-from minibase.errors import BadRequest, NotFound, Unauthenticated, ValidationFailed
+from minibase.errors import (
+    BadRequest,
+    NotFound,
+    Unauthenticated,
+    Undecryptable,
+    ValidationFailed,
+)
 from minibase.ids import new_id, now_ms
 from minibase.services import audit, flows, runs
 from minibase.services.audit import RequestMeta
@@ -57,6 +65,36 @@ def secrets_key(settings: Settings) -> WebhookKey:
 def new_secret() -> str:
     """A Standard Webhooks secret: ``whsec_`` + base64 of 24 random bytes."""
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(24)).decode("ascii")
+
+
+async def seal_hook_secret(
+    uow: TenantUnitOfWork, column: Any, key: WebhookKey, webhook_id: str, secret: str
+) -> bytes:
+    """``secret`` as ``column`` (a webhooks table's ``sealed_secret``) stores it.
+
+    Sealed under the org's data key, bound to the column and the webhook, so crypto-shredding
+    the org makes it unreadable in every backup too. Only when the org's values are not
+    sealed (encryption switched off for the benchmark) is the instance key used instead:
+    a secret is never stored in plaintext.
+    """
+    sealer = await uow.sealer()
+    if sealer.sealing:
+        return sealer.seal(column, webhook_id, secret.encode())
+    return seal_secret(key, uow.org_id, webhook_id, secret)
+
+
+async def open_hook_secret(
+    uow: TenantUnitOfWork, column: Any, key: WebhookKey, webhook_id: str, stored: bytes
+) -> str:
+    """What :func:`seal_hook_secret` was given; secrets sealed before per-org keys (under
+    the instance key) still open. :class:`SecretUnreadable` when it does not open."""
+    stored = bytes(stored)
+    if not is_sealed(stored):
+        return open_secret(key, uow.org_id, webhook_id, stored)
+    try:
+        return (await uow.sealer()).open(column, webhook_id, stored).decode()
+    except Undecryptable:
+        raise SecretUnreadable("the secret does not open under the org's data key") from None
 
 
 def hook_url(public_url: str, webhook_id: str) -> str:
@@ -119,7 +157,9 @@ async def create_webhook(
             id=webhook_id,
             flow_id=flow_id,
             name=name,
-            sealed_secret=seal_secret(key, uow.org_id, webhook_id, secret),
+            sealed_secret=await seal_hook_secret(
+                uow, flow_webhooks.c.sealed_secret, key, webhook_id, secret
+            ),
             created_by=author_id(uow.principal),
             created_at=now_ms(),
             rotated_at=None,
@@ -174,10 +214,11 @@ async def rotate_secret(
     """A new secret (shown only here); the old one stops verifying at once."""
     await _load(uow, webhook_id, flow_id)
     secret = new_secret()
+    sealed = await seal_hook_secret(uow, flow_webhooks.c.sealed_secret, key, webhook_id, secret)
     await uow.execute(
         uow.update(flow_webhooks)
         .where(flow_webhooks.c.id == webhook_id)
-        .values(sealed_secret=seal_secret(key, uow.org_id, webhook_id, secret), rotated_at=now_ms())
+        .values(sealed_secret=sealed, rotated_at=now_ms())
     )
     await audit.record(
         uow,
@@ -270,7 +311,9 @@ async def receive(
         row = await _load(uow, webhook_id)
         flow_id = row.flow_id
         try:
-            secret = open_secret(key, org_id, webhook_id, row.sealed_secret)
+            secret = await open_hook_secret(
+                uow, flow_webhooks.c.sealed_secret, key, webhook_id, row.sealed_secret
+            )
         except SecretUnreadable:
             raise Unauthenticated("The webhook's secret cannot be read on this instance.") from None
     msg_id = verify(secret, headers, body, now=time.time())

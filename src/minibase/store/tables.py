@@ -588,7 +588,7 @@ templates = Table(
     Column("name", String(500), nullable=False),
     Column("description", Text, nullable=False),
     Column("tags", JSONText, nullable=False),
-    Column("document", LargeBinary, nullable=False),
+    Column("document", LargeBinary, nullable=False, info=SEALED),
     Column("node_count", Integer, nullable=False),
     Column("edge_count", Integer, nullable=False),
     Column("size_bytes", BigInteger, nullable=False),

@@ -190,6 +190,28 @@ class GlobalUnitOfWork(UnitOfWork):
     and :meth:`find_by_secret` finds a credential or invitation by its hash.
     """
 
+    def __init__(
+        self,
+        conn: Executor,
+        principal: Principal,
+        *,
+        dialect: str,
+        keys: KeyRing | None = None,
+    ) -> None:
+        super().__init__(conn, principal, dialect=dialect)
+        self._keys = keys
+
+    async def sealer_of(self, org_id: str) -> Sealer:
+        """A sealer that opens (never seals) ``org_id``'s values quoted in global rows,
+        such as a comment's excerpt in a notification (``services/notifications.py``).
+        With the org's key gone (deleted, shredded), sealed values raise
+        :class:`~minibase.errors.Undecryptable`."""
+        if self._keys is None:
+            return Sealer(org_id, None, sealing=False)
+        return await sealer_for(
+            self, self._keys, org_id, write=False, on_commit=self.on_commit.append
+        )
+
     def _check(self, statement: Executable) -> None:
         reading = isinstance(statement, Select)
         for element in iterate(statement):  # type: ignore[arg-type]
@@ -389,7 +411,7 @@ class Store:
                     text("SELECT set_config('minibase.user_id', :user, true)"),
                     {"user": principal.user_id},
                 )
-            uow = GlobalUnitOfWork(conn, principal, dialect=self.dialect)
+            uow = GlobalUnitOfWork(conn, principal, dialect=self.dialect, keys=self.keys)
             yield uow
         await self._after_commit(uow)
 
