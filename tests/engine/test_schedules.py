@@ -24,6 +24,7 @@ from minibase.services import schedules
 from minibase.services.engine_host import EngineHost
 from minibase.store.database import Database
 from minibase.store.tables import runs, schedule_timers
+from minibase.store.tables import schedules as schedules_table
 from minibase.store.unit_of_work import Store
 from tests.engine.helpers import e, n
 from tests.engine.runs_helpers import wait_for
@@ -197,6 +198,41 @@ async def test_missed_fires_start_one_catch_up_run(
     assert after["lastRunId"] == started[0]
     assert after["lastRunAt"] == now - now % 60_000  # the latest missed fire time
     assert after["nextRunAt"] == now - now % 60_000 + 60_000
+
+
+async def test_an_orgs_due_schedules_fire_together_and_a_broken_one_alone(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    ctx: AppContext = app.state.ctx
+    assert ctx.engine is not None and ctx.engine.scheduler is not None
+    await ctx.engine.scheduler.close()
+    org = await new_org(client)
+    flow = await org.create_flow(nodes=FLOW[0], edges=FLOW[1])
+    made = [await create(org, flow["id"], cron="* * * * *") for _ in range(3)]
+    ids = [m["id"] for m in made]
+    now = now_ms()
+    async with ctx.store.global_(SYSTEM, write=True) as uow:
+        await uow.execute(
+            update(schedule_timers)
+            .where(schedule_timers.c.schedule_id.in_(ids))
+            .values(next_fire_at=now - now % 60_000)
+        )
+    async with ctx.store.tenant(org.id, SYSTEM, write=True) as uow:  # stored before a bug fix
+        await uow.execute(
+            uow.update(schedules_table)
+            .where(schedules_table.c.id == ids[1])
+            .values(cron="not a cron")
+        )
+    started = await schedules.fire_due(ctx.store, ctx.engine.registry, now=now)
+    assert len(started) == 2
+    listed = (await client.get(url(org, flow["id"]), headers=org.admin.headers)).json()["items"]
+    last = {s["id"]: s["lastRunId"] for s in listed}
+    assert set(started) == {last[ids[0]], last[ids[2]]} and last[ids[1]] is None
+    async with ctx.store.global_(SYSTEM) as uow:  # the broken one's timer stopped
+        timers = await uow.execute(
+            select(schedule_timers.c.schedule_id).where(schedule_timers.c.schedule_id.in_(ids))
+        )
+        assert set(timers.scalars().all()) == {ids[0], ids[2]}
 
 
 @pytest.fixture

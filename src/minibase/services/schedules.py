@@ -1,7 +1,8 @@
 """Cron schedules of flows: create, list, change, delete, and fire.
 
 A schedule and its timer (``store/schedule_timers.py``) change in one transaction. Firing
-(:func:`fire`) happens in a transaction of the schedule's org that locks the timer: it
+(:func:`fire`) happens in a transaction of the schedule's org that locks the timer (one
+transaction for all of an org's schedules due at once): it
 starts one run for the fire time, with a dedupe key ``schedule:<id>:<fire time>``, and
 moves the timer to the first fire time after *now*. So each fire time starts exactly one
 run however many schedulers run, and fire times missed while none ran start at most one
@@ -201,59 +202,91 @@ async def delete_schedule(
 
 
 async def fire_due(store: Store, registry: NodeRegistry, *, now: int) -> list[str]:
-    """Fire every schedule due at ``now``; the ids of the runs this call started."""
+    """Fire every schedule due at ``now``; the ids of the runs this call started.
+
+    The due schedules of one org fire in one transaction of that org (:func:`fire`):
+    on PostgreSQL every write transaction of an org queues for its row lock, so twenty
+    schedules of one org firing in twenty transactions made the last of them wait for
+    the nineteen before it."""
     async with store.global_(SYSTEM) as uow:
         timers = await schedule_timers.due(uow, now=now)
-    started: list[str] = []
+    by_org: dict[str, list[str]] = {}
     for timer in timers:
+        by_org.setdefault(timer.org_id, []).append(timer.schedule_id)
+    started: list[str] = []
+    for org_id, schedule_ids in by_org.items():
         try:
-            run_id = await fire(store, registry, timer.org_id, timer.schedule_id, now=now)
-        except (MinibaseError, CronError) as exc:
-            log.warning("schedule %s did not fire: %s", timer.schedule_id, exc)
+            started += await fire(store, registry, org_id, schedule_ids, now=now)
             continue
-        if run_id is not None:
-            started.append(run_id)
+        except Exception:
+            log.warning("schedules of %s did not fire together", org_id, exc_info=True)
+            if len(schedule_ids) == 1:
+                continue
+        # One schedule's failure must not hold back the others of its org: one by one.
+        for schedule_id in schedule_ids:
+            try:
+                started += await fire(store, registry, org_id, [schedule_id], now=now)
+            except Exception:
+                log.warning("schedule %s did not fire", schedule_id, exc_info=True)
     return started
 
 
 async def fire(
-    store: Store, registry: NodeRegistry, org_id: str, schedule_id: str, *, now: int
-) -> str | None:
-    """Fire one due schedule (see the module docstring); the run's id, if one started."""
+    store: Store, registry: NodeRegistry, org_id: str, schedule_ids: list[str], *, now: int
+) -> list[str]:
+    """Fire due schedules of one org in one transaction (see the module docstring); the
+    ids of the runs started."""
+    started: list[str] = []
     async with store.tenant(org_id, SYSTEM, write=True) as uow:
-        fire_at = await schedule_timers.lock_due(uow, schedule_id, now=now)
-        if fire_at is None:
-            return None  # another scheduler fired it, or it moved
-        row = (
-            await uow.execute(uow.select(schedules).where(schedules.c.id == schedule_id))
-        ).first()
-        if row is None or not row.enabled:
-            await schedule_timers.put(uow, schedule_id, org_id, None)
-            return None
-        # Missed fire times (downtime) collapse into this one run: the latest of them.
-        latest = fire_at
-        upcoming = next_fire(row.cron, row.timezone, fire_at)
-        while upcoming <= now:
-            latest, upcoming = upcoming, next_fire(row.cron, row.timezone, upcoming)
-        run_id: str | None = None
-        try:
-            run, _ = await runs.start_run(
-                uow,
-                registry,
-                row.flow_id,
-                runs.RunRequest(dict(row.inputs or {}), None, None, False, None),
-                trigger=runs.Trigger(
-                    "schedule", id=schedule_id, dedupe_key=f"schedule:{schedule_id}:{latest}"
-                ),
-            )
-            run_id = str(run["id"])
-        except MinibaseError as exc:  # the flow cannot run now: the schedule moves on
-            log.warning("schedule %s: no run (%s)", schedule_id, exc.message)
-        await uow.execute(
-            uow.update(schedules)
-            .where(schedules.c.id == schedule_id)
-            .values(next_run_at=upcoming, last_run_at=latest, last_run_id=run_id)
+        for schedule_id in schedule_ids:
+            try:
+                run_id = await _fire_one(uow, registry, schedule_id, now=now)
+            except CronError as exc:
+                # Stored before a check that refuses it now: the timer stops (else it
+                # would stay due and be retried on every pass); an update sets it again.
+                log.warning("schedule %s stopped: %s", schedule_id, exc)
+                await schedule_timers.put(uow, schedule_id, org_id, None)
+                continue
+            if run_id is not None:
+                started.append(run_id)
+    return started
+
+
+async def _fire_one(
+    uow: TenantUnitOfWork, registry: NodeRegistry, schedule_id: str, *, now: int
+) -> str | None:
+    """Fire one due schedule in ``uow``; the run's id, if one started."""
+    fire_at = await schedule_timers.lock_due(uow, schedule_id, now=now)
+    if fire_at is None:
+        return None  # another scheduler fired it, or it moved
+    row = (await uow.execute(uow.select(schedules).where(schedules.c.id == schedule_id))).first()
+    if row is None or not row.enabled:
+        await schedule_timers.put(uow, schedule_id, uow.org_id, None)
+        return None
+    # Missed fire times (downtime) collapse into this one run: the latest of them.
+    latest = fire_at
+    upcoming = next_fire(row.cron, row.timezone, fire_at)
+    while upcoming <= now:
+        latest, upcoming = upcoming, next_fire(row.cron, row.timezone, upcoming)
+    run_id: str | None = None
+    try:
+        run, _ = await runs.start_run(
+            uow,
+            registry,
+            row.flow_id,
+            runs.RunRequest(dict(row.inputs or {}), None, None, False, None),
+            trigger=runs.Trigger(
+                "schedule", id=schedule_id, dedupe_key=f"schedule:{schedule_id}:{latest}"
+            ),
         )
-        await schedule_timers.put(uow, schedule_id, org_id, upcoming)
-        _emit(uow, row.flow_id, schedule_id)
+        run_id = str(run["id"])
+    except MinibaseError as exc:  # the flow cannot run now: the schedule moves on
+        log.warning("schedule %s: no run (%s)", schedule_id, exc.message)
+    await uow.execute(
+        uow.update(schedules)
+        .where(schedules.c.id == schedule_id)
+        .values(next_run_at=upcoming, last_run_at=latest, last_run_id=run_id)
+    )
+    await schedule_timers.put(uow, schedule_id, uow.org_id, upcoming)
+    _emit(uow, row.flow_id, schedule_id)
     return run_id
