@@ -1,7 +1,7 @@
-"""Yjs update throughput, side by side: Minibase vs Hocuspocus vs pycrdt-websocket.
+"""Yjs update throughput, side by side: Minibase vs Hocuspocus vs y-websocket vs pycrdt-websocket.
 
-Reproduce (from the repository root; needs node/npm for Hocuspocus and PyPI for
-pycrdt-websocket, both installed here for the benchmark only):
+Reproduce (from the repository root; needs node/npm for Hocuspocus and the y-websocket
+server, PyPI for pycrdt-websocket, all installed here for the benchmark only):
 
     PYTHONPATH=src python bench/collab_compare.py
 
@@ -25,16 +25,27 @@ Servers:
 - Hocuspocus: bench/hocuspocus/server.mjs, ``@hocuspocus/server`` pinned by
   bench/hocuspocus/package-lock.json and installed with ``npm ci`` into
   bench/hocuspocus/node_modules (gitignored); in memory, no persistence extension.
+- y-websocket: bench/y-websocket/server.mjs, the reference server of the Yjs project:
+  ``y-websocket`` 2.1.0's server utilities (``y-websocket/bin/utils``; 3.x moved them to
+  ``@y/websocket-server``) on ``ws`` with ``perMessageDeflate: false``, pinned by
+  bench/y-websocket/package-lock.json and installed with ``npm ci`` into
+  bench/y-websocket/node_modules (gitignored, optional dependencies such as y-leveldb
+  omitted); in memory, no persistence.
 - pycrdt-websocket: bench/pycrdt_ws_server.py in a throwaway virtualenv under /tmp
   (``pip install pycrdt-websocket``), its ASGI server on uvicorn with
   ``ws_per_message_deflate=False`` and uvloop (as ``minibase serve``); in memory (no YStore).
 
-All three start from the same document: Minibase's state of the seeded flow (its sync
-step 2) is handed to the other two as their initial state.
+All of them start from the same document: Minibase's state of the seeded flow (its sync
+step 2) is handed to the others as their initial state.
 
-Wire differences the load generator handles: Hocuspocus prefixes every message with the
-document name (``varstring``), wants an auth message (type 2, token) before anything
-else, and acknowledges every update to its sender with a SyncStatus message (type 8).
+Wire differences the load generator handles: y-websocket and pycrdt-websocket speak the
+plain y-websocket protocol, as Minibase does (room in the URL path, no auth message, no
+document-name prefix); Hocuspocus prefixes every message with the document name
+(``varstring``), wants an auth message (type 2, token) before anything else, and
+acknowledges every update to its sender with a SyncStatus message (type 8). The
+y-websocket server pings every socket every 30 s and closes one that has not answered by
+the next ping; these sockets do not answer, so keep ``--warmup`` + ``--seconds`` (plus
+the time to connect) under a minute.
 Sockets are bare (asyncio transports, no WebSocket library, no compression); after the
 handshake the writers only scan the byte stream for their marker, the readers only count
 bytes, so the load generator stays light.
@@ -67,10 +78,11 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT), str(BENCH)]
 from _bare_ws import BareSocket  # noqa: E402
 
 HOCUSPOCUS_DIR = BENCH / "hocuspocus"
+Y_WEBSOCKET_DIR = BENCH / "y-websocket"
 PYCRDT_WS_VENV = Path(tempfile.gettempdir()) / "minibase-bench-pycrdt-websocket"
 PIP_REQS = ["pycrdt-websocket==0.16.5", "uvicorn[standard]==0.54.0"]
 HOCUSPOCUS_DOC = "bench"
-SERVERS = ["minibase", "hocuspocus", "pycrdt-websocket"]
+SERVERS = ["minibase", "hocuspocus", "y-websocket", "pycrdt-websocket"]
 START_TIMEOUT = 60.0
 EDIT_TIMEOUT = 10.0
 
@@ -345,24 +357,36 @@ def child(argv: list[str], cwd: Path, name: str) -> Iterator[subprocess.Popen[by
         log.close()
 
 
-def hocuspocus_ready() -> str:
-    """``npm ci`` into bench/hocuspocus/node_modules unless the locked version is there."""
+def npm_ready(folder: Path, packages: list[str], label: str) -> str:
+    """``npm ci`` into ``folder``/node_modules unless the locked ``packages`` are there."""
     if not shutil.which("node") or not shutil.which("npm"):
         raise RuntimeError("node/npm not found")
-    lock = json.loads((HOCUSPOCUS_DIR / "package-lock.json").read_text())
-    wanted = lock["packages"]["node_modules/@hocuspocus/server"]["version"]
-    installed = HOCUSPOCUS_DIR / "node_modules/@hocuspocus/server/package.json"
-    if not installed.exists() or json.loads(installed.read_text())["version"] != wanted:
-        print("installing Hocuspocus for the benchmark (npm ci) ...", file=sys.stderr)
-        subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=HOCUSPOCUS_DIR,
-            stdout=sys.stderr,
-            check=True,
-            timeout=600,
-        )
+    lock = json.loads((folder / "package-lock.json").read_text())
+    wanted = {p: lock["packages"][f"node_modules/{p}"]["version"] for p in packages}
+    for package, version in wanted.items():
+        installed = folder / "node_modules" / package / "package.json"
+        if not installed.exists() or json.loads(installed.read_text())["version"] != version:
+            print(f"installing {label} for the benchmark (npm ci) ...", file=sys.stderr)
+            subprocess.run(
+                ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+                cwd=folder,
+                stdout=sys.stderr,
+                check=True,
+                timeout=600,
+            )
+            break
     node = subprocess.run(["node", "--version"], capture_output=True, text=True, check=True)
-    return f"@hocuspocus/server {wanted}, Node {node.stdout.strip()}"
+    return ", ".join([*(f"{p} {v}" for p, v in wanted.items()), f"Node {node.stdout.strip()}"])
+
+
+def hocuspocus_ready() -> str:
+    """``npm ci`` into bench/hocuspocus/node_modules unless the locked version is there."""
+    return npm_ready(HOCUSPOCUS_DIR, ["@hocuspocus/server"], "Hocuspocus")
+
+
+def y_websocket_ready() -> str:
+    """``npm ci`` into bench/y-websocket/node_modules unless the locked versions are there."""
+    return npm_ready(Y_WEBSOCKET_DIR, ["y-websocket", "ws", "yjs"], "the y-websocket server")
 
 
 def pycrdt_ws_ready() -> tuple[Path, str]:
@@ -456,6 +480,24 @@ def run(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[str]]:
             except (RuntimeError, OSError, TimeoutError, subprocess.SubprocessError) as exc:
                 skipped.append(f"Hocuspocus skipped: {exc!r}")
 
+        if "y-websocket" in args.servers:
+            try:
+                versions = y_websocket_ready()
+                port = free_port()
+                argv = ["node", "server.mjs", str(port), str(seed_file)]
+                process = stack.enter_context(child(argv, Y_WEBSOCKET_DIR, "y-websocket"))
+                targets.append(
+                    Target(
+                        "y-websocket",
+                        port,
+                        "/bench",  # the room; plain y-websocket protocol, as Minibase's
+                        process.pid,
+                        note=f"{versions}, ws without deflate, in memory",
+                    )
+                )
+            except (RuntimeError, OSError, TimeoutError, subprocess.SubprocessError) as exc:
+                skipped.append(f"y-websocket skipped: {exc!r}")
+
         if "pycrdt-websocket" in args.servers:
             try:
                 python, versions = pycrdt_ws_ready()
@@ -546,7 +588,7 @@ def main() -> None:
     parser.add_argument(
         "--servers",
         default=",".join(SERVERS),
-        help="comma-separated subset of minibase,hocuspocus,pycrdt-websocket",
+        help="comma-separated subset of minibase,hocuspocus,y-websocket,pycrdt-websocket",
     )
     args = parser.parse_args()
     args.servers = args.servers.split(",")
