@@ -6,8 +6,8 @@ PUT a stale save moving one node, so every request merges three ways and writes 
 version). These machines are noisy (/healthz varies twofold from minute to minute), so the
 PUT latency is measured ``--repeat`` times, each right after a /healthz baseline, and the
 run with the median p95 is reported with every run's p95 and baseline beside it, and the
-server process's own CPU time per PUT (from ``/proc``), which a loaded machine disturbs
-far less than latency.
+server process's own CPU time per GET and per PUT (from ``/proc``), which a loaded
+machine disturbs far less than latency and throughput.
 
 ``--before REV`` measures a git revision of Minibase side by side with this tree, in the
 same invocation: REV is checked out in a temporary worktree, both servers run at once,
@@ -140,7 +140,8 @@ def run(
             targets[name] = (server.base_url, ids)
             pids[name] = server.process.pid
         results: dict[str, dict[str, Any]] = {
-            name: {"tree": name, "backend": backend, "pairs": [], "puts": []} for name in trees
+            name: {"tree": name, "backend": backend, "pairs": [], "puts": [], "get_cpu": []}
+            for name in trees
         }
         # Throughput as alternating slices of /healthz and GET, so that the machine's
         # drifting speed weighs on both sides of the ratio alike; the median ratio counts.
@@ -149,7 +150,10 @@ def run(
                 auth = {"Authorization": f"Bearer {ids['token']}"}
                 flow_url = f"{base}/v1/orgs/{ids['org']}/flows/{ids['flow']}"
                 health = wrk(f"{base}/healthz", 50, slice_seconds, LUA_REPORT)
+                cpu = cpu_seconds(pids[name])
                 get50 = wrk(flow_url, 50, slice_seconds, LUA_REPORT, auth)
+                get_cpu = (cpu_seconds(pids[name]) - cpu) * 1000 / max(1, get50["requests"])
+                results[name]["get_cpu"].append(get_cpu)
                 results[name]["pairs"].append((get50["rps"] / health["rps"], health, get50))
         for name, (base, ids) in targets.items():
             auth = {"Authorization": f"Bearer {ids['token']}"}
@@ -174,6 +178,8 @@ def run(
         result["put10"] = result["puts"][len(result["puts"]) // 2]
         cpu = sorted(p["cpu_ms"] for p in result["puts"])
         result["put_cpu_ms"] = cpu[len(cpu) // 2]
+        get_cpu = sorted(result.pop("get_cpu"))
+        result["get_cpu_ms"] = get_cpu[len(get_cpu) // 2]
         out.append(result)
     return out
 
@@ -214,9 +220,10 @@ def report(backends: list[str], seconds: int, repeat: int, trees: dict[str, list
         "| backend | server | /healthz req/s (c50) | GET flow req/s (c50) | GET/healthz | "
         "every GET/healthz | GET p50/p95/p99 ms (c10) | PUT req/s (c10) | "
         "PUT p50/p95/p99 ms (c10, median run) | every PUT run: p95 ms (/healthz req/s just "
-        "before) | server CPU ms per PUT (median) | errors |"
+        "before) | server CPU ms per GET (c50, median) | server CPU ms per PUT (median) | "
+        "errors |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     ratios_of: list[str] = []
     for backend in backends:
         rows = run(backend, seconds, repeat, trees)
@@ -232,7 +239,7 @@ def report(backends: list[str], seconds: int, repeat: int, trees: dict[str, list
                 f"{g['rps'] / h['rps']:.2f} | {ratios} | "
                 f"{g10['p50']:.2f} / {g10['p95']:.2f} / {g10['p99']:.2f} | {p['rps']:.0f} | "
                 f"{p['p50']:.2f} / {p['p95']:.2f} / {p['p99']:.2f} | {runs} | "
-                f"{r['put_cpu_ms']:.2f} | {errors} |",
+                f"{r['get_cpu_ms']:.3f} | {r['put_cpu_ms']:.2f} | {errors} |",
                 flush=True,
             )
     for line in ratios_of:
@@ -249,7 +256,8 @@ def _ratios(backend: str, first: dict[str, Any], second: dict[str, Any]) -> str:
         f"{backend}: {second['tree']} / {first['tree']}: GET/healthz "
         f"{get_ratio(second) / get_ratio(first):.3f} (1 = as fast), GET p95 (c10) "
         f"{second['get10']['p95'] / first['get10']['p95']:.3f}, PUT p95 (c10, median run) "
-        f"{second['put10']['p95'] / first['put10']['p95']:.3f}, server CPU per PUT "
+        f"{second['put10']['p95'] / first['put10']['p95']:.3f}, server CPU per GET "
+        f"{second['get_cpu_ms'] / first['get_cpu_ms']:.3f}, server CPU per PUT "
         f"{second['put_cpu_ms'] / first['put_cpu_ms']:.3f}"
     )
 
