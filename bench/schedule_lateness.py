@@ -113,16 +113,23 @@ async def _runs(backend: str, server: Any, since: int) -> list[tuple[str, int, i
         await conn.close()
 
 
-async def measure(backend: str, schedules: int, orgs: int, seconds: int) -> dict[str, Any]:
+def measure(backend: str, schedules: int, orgs: int, seconds: int) -> dict[str, Any]:
     env = {"MINIBASE_RUN_IN_SERVER": "always"}
+    # The server (and its PostgreSQL database) is made outside the event loop.
     with running_server(backend, env) as server:
-        headers, urls = await _setup(server.base_url, schedules, orgs)
-        await asyncio.sleep(WARM_UP_SECONDS)
-        since = int(time.time() * 1000)
-        baseline = await _baseline(seconds)
-        until = int(time.time() * 1000)
-        await _disable(server.base_url, headers, urls)
-        rows = await _runs(backend, server, since)
+        return asyncio.run(_measure(server, backend, schedules, orgs, seconds))
+
+
+async def _measure(
+    server: Any, backend: str, schedules: int, orgs: int, seconds: int
+) -> dict[str, Any]:
+    headers, urls = await _setup(server.base_url, schedules, orgs)
+    await asyncio.sleep(WARM_UP_SECONDS)
+    since = int(time.time() * 1000)
+    baseline = await _baseline(seconds)
+    until = int(time.time() * 1000)
+    await _disable(server.base_url, headers, urls)
+    rows = await _runs(backend, server, since)
     fires: dict[str, set[int]] = {}
     queued, started = [], []
     for dedupe_key, created_at, started_at in rows:
@@ -163,7 +170,7 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|---|")
     for backend in backends:
-        r = asyncio.run(measure(backend, args.schedules, args.orgs, args.seconds))
+        r = measure(backend, args.schedules, args.orgs, args.seconds)
 
         def cell(values: list[float]) -> str:
             return (

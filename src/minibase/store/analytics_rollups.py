@@ -293,9 +293,11 @@ def _repeats() -> Any:
         select(literal_column("1"))
         .where(
             p.c.organization_id == bindparam(TENANT_PARAM),
+            # Key, flow and node are the prefix of ix_node_outputs_org_key_node (0022):
+            # one seek, whatever the node's history or how many nodes share the key.
             p.c.cache_key == bindparam("v_key", type_=String()),
-            p.c.flow_id.concat("") == bindparam("v_flow_id", type_=String()),
-            p.c.node_id.concat("") == bindparam("v_node_id", type_=String()),
+            p.c.flow_id == bindparam("v_flow_id", type_=String()),
+            p.c.node_id == bindparam("v_node_id", type_=String()),
             not_(p.c.cached),
             p.c.timestamp <= at,
             or_(p.c.timestamp < at, p.c.id < output),

@@ -305,6 +305,15 @@ node_outputs = Table(
     Index("ix_node_outputs_org_flow_ts", "organization_id", "flow_id", "timestamp"),
     Index("uq_node_outputs_org_run_node", "organization_id", "run_id", "node_id", unique=True),
     Index("ix_node_outputs_org_cache_key", "organization_id", "cache_key", "timestamp"),
+    # An output's earlier ones of the same node and key (the analytics' repeats, 0022).
+    Index(
+        "ix_node_outputs_org_key_node",
+        "organization_id",
+        "cache_key",
+        "flow_id",
+        "node_id",
+        "timestamp",
+    ),
     Index("ix_node_outputs_org_ts", "organization_id", "timestamp"),
     info=TENANT,
 )
