@@ -14,7 +14,9 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -77,8 +79,9 @@ def redis_server() -> Iterator[RedisServer]:
 
 @pytest.fixture
 def two_instances(
-    tmp_path: Path, redis_server: RedisServer
+    request: pytest.FixtureRequest, tmp_path: Path, redis_server: RedisServer
 ) -> Iterator[tuple[ServerProcess, ServerProcess]]:
+    """Two instances; a test may add settings with ``indirect`` parametrization (a dict)."""
     if not postgres_available():
         skip_or_fail("PostgreSQL is not reachable on 127.0.0.1:5432")
     database = f"mbt_multi_{secrets.token_hex(4)}"
@@ -89,6 +92,10 @@ def two_instances(
         "MINIBASE_DATABASE_URL": pg_url(database),
         "MINIBASE_REDIS_URL": f"redis://127.0.0.1:{redis_server.port}/0",
         "MINIBASE_REDIS_PREFIX": f"mbtest{secrets.token_hex(3)}:",
+        # One deployment, one master key: without it each instance makes its own key file
+        # in its data dir and cannot open the data keys of orgs created on the other.
+        "MINIBASE_MASTER_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
+        **getattr(request, "param", {}),
     }
     # Both start at once on an empty database: the advisory lock serializes migrations.
     a = ServerProcess(tmp_path / "a", env=env)
@@ -207,3 +214,117 @@ async def test_collab_editors_on_two_instances_converge(
             assert time.monotonic() < deadline, body
             await asyncio.sleep(0.05)
         assert body["name"] == "renamed on A"
+
+
+SOCKETS_PER_INSTANCE = 500
+EDITORS_PER_INSTANCE = 10
+MOVES = 3
+CONNECTING_AT_ONCE = 50
+
+
+def _position(index: int, step: int) -> dict[str, int]:
+    return {"x": 10 * step, "y": 10 * index}
+
+
+def _nodes_of(flow: dict[str, Any]) -> dict[str, tuple[object, object]]:
+    """A flow's nodes as id -> (position, data): what the edits below change."""
+    return {n["id"]: (n["position"], n.get("data")) for n in flow["nodes"]}
+
+
+@pytest.mark.parametrize(
+    "two_instances",
+    # The connection cap (HTTP and WebSocket together, per instance) must hold 500 collab
+    # sockets and the REST requests: stated, not left to the default. Collab sockets have
+    # no per-user cap and edits no rate limit (only awareness frames have one); versions
+    # sooner than the 2 s default, so REST catches up sooner.
+    [{"MINIBASE_MAX_CONNECTIONS": "1000", "MINIBASE_COLLAB_VERSION_SECONDS": "0.2"}],
+    indirect=True,
+    ids=["500-per-instance"],
+)
+async def test_1000_collab_editors_on_two_instances_converge(
+    two_instances: tuple[ServerProcess, ServerProcess],
+) -> None:
+    """1,000 sockets on one flow, 500 per instance; 10 per instance edit, interleaved.
+
+    Every editor adds a node, moves it ``MOVES`` times, and sets ``data`` on the node of
+    its peer on the other instance once that node reached it. All 1,000 documents must
+    end equal to the expected flow, and so must the REST flow on both instances.
+    """
+    from pycrdt import Map
+
+    from tests.collab.yclient import YClient
+    from tests.helpers import User
+    from tests.together_helpers import add_member
+
+    a, b = two_instances
+    token, org, flow = await _setup(a.base_url)
+    async with httpx.AsyncClient(base_url=a.base_url) as client:
+        owner = User(id="", email="", token=token)
+        members = [await add_member(client, owner, org, "editor") for _ in range(3)]
+    tokens = [token, *(m.token for m in members)]
+
+    def url(server: ServerProcess, n: int) -> str:
+        return f"ws://127.0.0.1:{server.port}/v1/collab/{org}/{flow}?token={tokens[n % 4]}"
+
+    on_a = [YClient(url(a, n)) for n in range(SOCKETS_PER_INSTANCE)]
+    on_b = [YClient(url(b, n)) for n in range(SOCKETS_PER_INSTANCE)]
+    everyone = on_a + on_b
+    gate = asyncio.Semaphore(CONNECTING_AT_ONCE)
+
+    async def connect(c: YClient) -> None:
+        async with gate:
+            await c.connect()  # returns once synced: in the room's broadcast
+
+    started = time.monotonic()
+    try:
+        await asyncio.gather(*(connect(c) for c in everyone))
+        connected = time.monotonic()
+        # Editor i on A owns node "a{i}", its peer on B owns "b{i}".
+        editors = [(c, f"a{i}", f"b{i}", i) for i, c in enumerate(on_a[:EDITORS_PER_INSTANCE])]
+        editors += [(c, f"b{i}", f"a{i}", i) for i, c in enumerate(on_b[:EDITORS_PER_INSTANCE])]
+        expected = {mine: (_position(i, MOVES), {"by": peer}) for _, mine, peer, i in editors}
+
+        async def edit(me: YClient, mine: str, peer: str, i: int) -> None:
+            def add() -> None:
+                me.nodes[mine] = Map({"id": mine, "type": "default", "position": _position(i, 0)})
+
+            def set_field(node: str, key: str, value: object) -> None:
+                me.nodes[node][key] = value
+
+            await me.edit(add, within=TIMEOUT)
+            for step in range(1, MOVES + 1):
+                await me.edit(partial(set_field, mine, "position", _position(i, step)), TIMEOUT)
+            await me.wait_for(lambda: peer in me.nodes, within=TIMEOUT)
+            await me.edit(partial(set_field, peer, "data", {"by": mine}), TIMEOUT)
+
+        # All 20 edit at once; each waits for a broadcast between its own edits.
+        await asyncio.gather(*(edit(*e) for e in editors))
+        edited = time.monotonic()
+
+        def converged(c: YClient) -> bool:
+            return _nodes_of(c.materialize()) == expected
+
+        await asyncio.gather(
+            *(c.wait_for(lambda c=c: converged(c), within=TIMEOUT) for c in everyone)
+        )
+        done = time.monotonic()
+        assert all(c.close_code is None for c in everyone)  # nobody was dropped
+        assert all(converged(c) for c in everyone)
+    finally:
+        await asyncio.gather(*(c.close() for c in everyone), return_exceptions=True)
+    print(
+        f"connect {connected - started:.1f}s, edits {edited - connected:.1f}s, "
+        f"converged {done - edited:.1f}s"
+    )
+    # The REST flow on either instance ends with the same nodes.
+    headers = {"Authorization": f"Bearer {token}"}
+    for server in (a, b):
+        async with httpx.AsyncClient(base_url=server.base_url) as client:
+            deadline = time.monotonic() + TIMEOUT
+            while True:
+                body = (await client.get(f"/v1/orgs/{org}/flows/{flow}", headers=headers)).json()
+                if _nodes_of(body) == expected:
+                    break
+                wrong = {k: v for k, v in _nodes_of(body).items() if expected.get(k) != v}
+                assert time.monotonic() < deadline, (server.port, body.get("version"), wrong)
+                await asyncio.sleep(0.05)

@@ -17,7 +17,7 @@ from minibase.collab.room import Room
 from minibase.collab.rooms import RoomManager
 from minibase.config import Settings
 from minibase.domain.collab import CollabAccess
-from minibase.domain.principal import Principal
+from minibase.domain.principal import SYSTEM, Principal
 from minibase.domain.roles import Role
 from minibase.store.collab_log import CollabStore
 from minibase.store.database import Database
@@ -372,6 +372,76 @@ async def test_two_instances_share_a_flow_through_the_log_and_bus(settings: Sett
                     check.apply_update(message.update)
             assert list(check.get("nodes", type=Map).keys()) == ["a"]
             assert len(check.get("edges", type=Map)) == 0
+        await one.close()
+        await two.close()
+    finally:
+        await bus.close()
+        await database.close()
+
+
+class HeldBridge(MemoryBridge):
+    """Shares ``flows`` (the REST flow) with another bridge; holds hand-overs until released."""
+
+    def __init__(self, rest: MemoryBridge) -> None:
+        super().__init__()
+        self.flows = rest.flows
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def on_change(self, org_id: str, flow_id: str, flow_json: Any, author: Principal) -> None:
+        self.entered.set()
+        await self.release.wait()
+        await super().on_change(org_id, flow_id, flow_json, author)
+
+
+async def test_rest_flow_converges_when_an_older_hand_over_of_another_instance_lands_last(
+    settings: Settings,
+) -> None:
+    """Instance one's hand-over, snapshotted before it saw instance two's edit, reaches
+    REST after two handed that edit over. One hands over again once it caught up, so the
+    REST flow ends with both edits (before the fix it kept one's older view for good)."""
+    from minibase.realtime.bus import InProcessBus
+
+    database = Database(settings)
+    bus = InProcessBus()
+    await bus.start()
+    store = Store(database, publish=bus.publish)
+    try:
+        rest = MemoryBridge()
+        org, flow = await create_flow(store, rest, {"name": "F", "nodes": [], "edges": []})
+        held = HeldBridge(rest)
+        options = CollabOptions(unload_delay=0.01, materialize_delay=0.01)
+        one = RoomManager(held, CollabStore(store), options)
+        two = RoomManager(rest, CollabStore(store), options)
+        one.subscribe(bus)
+        two.subscribe(bus)
+        c1, _ = make_client()
+        c2, _ = make_client()
+        room1 = await one.join(org, flow, c1)
+        room2 = await two.join(org, flow, c2)
+        room1.receive(c1, protocol.sync_update(edit(Doc(), "x")))
+        await asyncio.wait_for(held.entered.wait(), 5)  # one's snapshot {x} is taken
+        for _ in range(500):
+            if "x" in room2.flow.nodes:
+                break
+            await asyncio.sleep(0.01)
+        room2.receive(c2, protocol.sync_update(edit(Doc(), "y")))
+
+        def rest_ids() -> list[str]:
+            return sorted(n["id"] for n in rest.flows[(org, flow)]["nodes"])
+
+        seen = 0
+        while rest_ids() != ["x", "y"]:  # two hands over {x, y}
+            seen += 1
+            await rest.wait_changes(seen)
+        held.release.set()
+        await held.wait_changes(1)  # one's older {x} lands last
+        for _ in range(500):  # and one hands over again once it caught up y
+            if rest_ids() == ["x", "y"]:
+                break
+            await asyncio.sleep(0.01)
+        assert rest_ids() == ["x", "y"]
+        assert held.changes[-1][3] == SYSTEM  # no local author: the server hands it over
         await one.close()
         await two.close()
     finally:

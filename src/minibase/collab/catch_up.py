@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from minibase.collab.broadcast import DurableBroadcast
-from minibase.collab.flow_doc import FlowDoc
+from minibase.collab.flow_doc import Changes, FlowDoc
 from minibase.collab.rules import enforce
 from minibase.domain.collab import Limits
 from minibase.logs import detached
@@ -37,8 +38,10 @@ class CatchUp:
         persistence: CollabStore | None,
         limits: Limits,
         watermark: int,
+        on_changes: Callable[[Changes], None] | None = None,
     ) -> None:
         self._flow = flow
+        self._on_changes = on_changes
         self._broadcast = broadcast
         self._persistence = persistence
         self._limits = limits
@@ -88,7 +91,9 @@ class CatchUp:
         changes = self._flow.refresh()
         if changes:
             enforce(self._flow, changes, self._limits, origin=ORIGIN_RULES)
-            self._flow.refresh()
+            changes.merge(self._flow.refresh())
+            if self._on_changes is not None:
+                self._on_changes(changes)
         broadcast.schedule()
 
     async def close(self) -> None:

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from minibase.collab.flow_doc import Changes, FlowDoc
 from minibase.domain.collab import FlowBridge
 from minibase.domain.flow_json import FlowJSON
-from minibase.domain.principal import Principal
+from minibase.domain.principal import SYSTEM, Principal
 from minibase.errors import MinibaseError, ServiceUnavailable
 from minibase.logs import detached
 
@@ -80,6 +80,24 @@ class Materializer:
         if not changes or self._bridge is None:
             return
         self._author = author
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self._delay, self.flush)
+
+    def caught_up(self, changes: Changes) -> None:
+        """Another instance's edits came in (catch-up): hand the document over after them.
+
+        Every instance hands over its own document. Without this, a hand-over this
+        instance snapshotted before it caught up, committed after the other instance
+        handed those edits over, stayed the last REST write: the REST flow kept the older
+        view for good although every document had converged. Handing over again after a
+        catch-up makes each instance's last hand-over hold all it integrated, so the REST
+        flow converges too; usually it already holds these edits and nothing is written.
+        Pending edits of a local author stay theirs; otherwise the server is the author.
+        """
+        if not changes or self._bridge is None:
+            return
+        if self._author is None:
+            self._author = SYSTEM
         if self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(self._delay, self.flush)
 

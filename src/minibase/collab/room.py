@@ -88,7 +88,12 @@ class Room:
             org_id, flow_id, flow_doc.doc, self.clients, persistence, self._stored
         )
         self.catch_up = CatchUp(
-            flow_doc, self.broadcast, persistence, options.flow_limits, watermark
+            flow_doc,
+            self.broadcast,
+            persistence,
+            options.flow_limits,
+            watermark,
+            on_changes=lambda changes: self.materializer.caught_up(changes),
         )
         self.bridge = bridge
         self.materializer = Materializer(
