@@ -87,8 +87,6 @@ def two_instances(
     database = f"mbt_multi_{secrets.token_hex(4)}"
     pg_admin(f'CREATE DATABASE "{database}"')
     env = {
-        # One deployment shares one master key (each instance would make its own file).
-        "MINIBASE_MASTER_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
         "MINIBASE_DATABASE_URL": pg_url(database),
         "MINIBASE_REDIS_URL": f"redis://127.0.0.1:{redis_server.port}/0",
         "MINIBASE_REDIS_PREFIX": f"mbtest{secrets.token_hex(3)}:",
