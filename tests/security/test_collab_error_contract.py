@@ -171,3 +171,28 @@ async def test_unhandled_exception_is_the_contracts_500(
         assert len(errors) == 1 and has_traceback(errors[0])
         assert getattr(errors[0], "request_id", None) == "req-boom-1"
     assert (await client.get("/healthz")).status_code == 200
+
+
+async def test_a_room_that_fails_to_open_closes_with_1011(
+    app: FastAPI, client: httpx.AsyncClient, live_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    org = await new_org(client)
+    flow = await org.create_flow("F", [node("a")])
+    manager = app.state.ctx.collab
+
+    async def failing_join(*args: object) -> None:
+        raise RuntimeError("the room's storage failed")
+
+    # Stands for any failure the client cannot help (a database error, data that does
+    # not decrypt): the socket is closed, not left waiting; the server goes on.
+    monkeypatch.setattr(manager, "join", failing_join)
+    url = f"ws://{live_url}/v1/collab/{org.id}/{flow['id']}?token={org.admin.token}"
+    with recorded() as records:
+        async with websockets.connect(url) as ws:
+            with pytest.raises(websockets.ConnectionClosed):
+                while True:
+                    await asyncio.wait_for(ws.recv(), TIMEOUT)
+            assert ws.close_code == 1011
+        logged = await records.wait_for(lambda r: r.getMessage() == "collab room did not open")
+        assert has_traceback(logged)
+    assert (await client.get("/healthz")).status_code == 200

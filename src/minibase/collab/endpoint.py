@@ -2,8 +2,10 @@
 
 The socket is accepted first and refusals come as close codes (browsers cannot read an
 HTTP status of a refused upgrade): 4401 unauthenticated, 4403 forbidden, 4404 no such
-org or flow. A frame that is not a y-websocket message closes that socket with 1002
-(protocol error); a text frame with 1003.
+org or flow, 1011 when the room could not be opened for another reason (the database,
+data that does not decrypt: logged with its traceback, never a socket left waiting). A
+frame that is not a y-websocket message closes that socket with 1002 (protocol error); a
+text frame with 1003.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ CLOSE_NOT_FOUND = 4404
 CLOSE_PROTOCOL_ERROR = 1002
 CLOSE_UNSUPPORTED_DATA = 1003
 CLOSE_UNAVAILABLE = 1013
+CLOSE_INTERNAL_ERROR = 1011
 
 
 class CollabEndpoint:
@@ -78,6 +81,12 @@ class CollabEndpoint:
             room = await manager.join(org_id, flow_id, client)
         except NotFound:
             await websocket.close(CLOSE_NOT_FOUND, "not found")
+            return
+        except Exception:
+            # The socket is accepted already: a failure the client cannot help closes it
+            # with 1011 (as a REST request answers 500), instead of leaving it waiting.
+            log.exception("collab room did not open", extra={"org": org_id, "flow": flow_id})
+            await websocket.close(CLOSE_INTERNAL_ERROR, "internal error")
             return
         client.start()
         try:
