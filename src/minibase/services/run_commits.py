@@ -52,9 +52,6 @@ class RunBatch:
     _deferred: dict[tuple[int, int], tuple[Prepared, list[Mapping[str, Any]]]] = field(
         default_factory=dict
     )
-    _calls: list[tuple[int, Callable[[TenantUnitOfWork], Awaitable[None]]]] = field(
-        default_factory=list
-    )
     _storage: int = 0
 
     def defer(self, step: int, statement: Prepared, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -67,11 +64,6 @@ class RunBatch:
                 entry = self._deferred[key] = (statement, [])
             entry[1].extend(rows)
 
-    def defer_call(self, step: int, call: Callable[[TenantUnitOfWork], Awaitable[None]]) -> None:
-        """Await ``call`` at the end of the transaction, after the statements of its
-        ``step`` and lower ones (for writes that read the deferred rows back)."""
-        self._calls.append((step, call))
-
     def add_storage(self, size: int) -> None:
         """Add ``size`` bytes to the org's storage counter (once per transaction)."""
         self._storage += size
@@ -80,13 +72,9 @@ class RunBatch:
         """Write the rows deferred so far (before a job writes something that depends
         on them)."""
         deferred, self._deferred = self._deferred, {}
-        calls, self._calls = self._calls, []
-        for step in sorted({step for step, _ in deferred} | {step for step, _ in calls}):
-            for key in sorted(key for key in deferred if key[0] == step):
-                statement, rows = deferred[key]
-                await self.uow.execute(statement, rows)
-            for _, call in (entry for entry in calls if entry[0] == step):
-                await call(self.uow)
+        for key in sorted(deferred):  # by step, then in a fixed order within one
+            statement, rows = deferred[key]
+            await self.uow.execute(statement, rows)
         if self._storage:
             await add_to_counters(self.uow, storage=self._storage)
             self._storage = 0
