@@ -104,6 +104,26 @@ async def test_cache_hits_misses_and_upstream_changes(client: httpx.AsyncClient)
     assert old["flowVersion"] == 1 and all(node["cached"] for node in old["nodes"])
 
 
+async def test_a_fan_out_is_served_from_the_cache_node_by_node(client: httpx.AsyncClient) -> None:
+    # Twelve branches with one key (same type, config and input) and two with their own:
+    # looked up together in one transaction, each node gets its own result.
+    branches = [n(f"b{i}", "output") for i in range(12)]
+    own = [n("t1", "template", template="one {{value}}"), n("t2", "output")]
+    nodes = [n("a", "constant", value=3), *branches, *own]
+    edges = [e("a", b["id"]) for b in [*branches, *own[:1]]] + [e("t1", "t2")]
+    org = await new_org(client)
+    flow = await org.create_flow(nodes=nodes, edges=edges)
+    first = await run_to_end(org, flow["id"])
+    assert first["status"] == "succeeded", first
+    second = await run_to_end(org, flow["id"])
+    assert second["status"] == "succeeded", second
+    assert all(node["cached"] for node in second["nodes"])
+    rows = {r["nodeId"]: r for r in await outputs(org, flow["id"]) if r["runId"] == second["id"]}
+    firsts = {r["nodeId"]: r for r in await outputs(org, flow["id"]) if r["runId"] == first["id"]}
+    assert len(rows) == len(nodes)
+    assert all(rows[k]["output"] == firsts[k]["output"] for k in rows)
+
+
 async def test_subset_runs_only_what_the_nodes_need(client: httpx.AsyncClient) -> None:
     org = await new_org(client)
     flow = await org.create_flow(

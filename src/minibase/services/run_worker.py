@@ -173,19 +173,53 @@ class Recorder:
         self._closing = False
         self._closed = asyncio.Event()
         self.compute_ms = 0.0
+        self._lookups: dict[tuple[str, bool], list[asyncio.Future[CachedResult | None]]] = {}
+        self._looking_up: asyncio.Task[None] | None = None
 
     async def lookup(self, node: PlanNode, key: str) -> CachedResult | None:
-        async with self.store.tenant(self.claim.org_id, SYSTEM) as uow:
-            if node.processing.shareAcrossOrganization:
-                row = (await uow.execute(_LOOKUP, {"key": key})).first()
-            else:
-                row = (
-                    await uow.execute(_LOOKUP_IN_FLOW, {"key": key, "flow": self.flow_id})
-                ).first()
-            if row is None:
-                return None
-            output = (await uow.sealer()).open(node_outputs.c.output, row.id, bytes(row.output))
-        return CachedResult(orjson.loads(output), output, row.compute_time)
+        """The newest stored output with ``key`` (in the flow, or the org's when the node
+        shares across it), or ``None``.
+
+        The lookups of nodes that become ready together (a fan-out's branches) are read
+        in one transaction, each key once: one transaction per node made a 1,000-node
+        fan-out wait on the pool for a thousand of them."""
+        future: asyncio.Future[CachedResult | None] = asyncio.get_running_loop().create_future()
+        scope = (key, bool(node.processing.shareAcrossOrganization))
+        self._lookups.setdefault(scope, []).append(future)
+        if self._looking_up is None or self._looking_up.done():
+            self._looking_up = asyncio.create_task(self._look_up_pending())
+        return await future
+
+    async def _look_up_pending(self) -> None:
+        await asyncio.sleep(0)  # the other nodes made ready by the same result queue theirs
+        while self._lookups:
+            pending, self._lookups = self._lookups, {}
+            try:
+                async with self.store.tenant(self.claim.org_id, SYSTEM) as uow:
+                    sealer = await uow.sealer()
+                    for (key, shared), futures in pending.items():
+                        if shared:
+                            row = (await uow.execute(_LOOKUP, {"key": key})).first()
+                        else:
+                            params = {"key": key, "flow": self.flow_id}
+                            row = (await uow.execute(_LOOKUP_IN_FLOW, params)).first()
+                        output = None
+                        if row is not None:
+                            output = sealer.open(node_outputs.c.output, row.id, bytes(row.output))
+                        for future in futures:
+                            if future.done():  # its node was canceled
+                                continue
+                            # Each node its own parsed copy: a node may change its inputs.
+                            future.set_result(
+                                None
+                                if row is None or output is None
+                                else CachedResult(orjson.loads(output), output, row.compute_time)
+                            )
+            except Exception as exc:  # noqa: BLE001 - handed to every waiting node as raised
+                for futures in pending.values():
+                    for future in futures:
+                        if not future.done():
+                            future.set_exception(exc)
 
     def started(self, node_id: str, at: int) -> None:
         self._started[node_id] = at
@@ -218,6 +252,12 @@ class Recorder:
         self._closed.set()
         self._wake.set()
         await loop
+
+    async def settle(self) -> None:
+        """Wait for the cache lookups still being read (they never raise), so that no
+        task of the run outlives it."""
+        if self._looking_up is not None:
+            await self._looking_up
 
     async def flush(self) -> None:
         """Write everything collected so far, in the org's next transaction."""
@@ -545,6 +585,7 @@ class RunExecution:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await recorder.settle()
         error = _run_error(status, plan, spec, limit)
         await self._finish(row.flow_id, status, error, recorder.compute_ms, recorder)
         log.info(
