@@ -14,12 +14,12 @@ SQLite and PostgreSQL and no such input ever reaches a driver:
 
 from __future__ import annotations
 
-import orjson
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from minibase.domain.json_input import MAX_JSON_DEPTH, json_problem
 from minibase.errors import MinibaseError, NotFound, PayloadTooLarge, ValidationFailed
+from minibase.http.responses import send_error
 
 __all__ = ["MAX_JSON_DEPTH", "InputGuardMiddleware", "json_problem"]
 
@@ -116,18 +116,7 @@ class InputGuardMiddleware:
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008, "reason": error.code})
             return
-        body = orjson.dumps(error.to_body())
-        await send(
-            {
-                "type": "http.response.start",
-                "status": error.status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode("ascii")),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_error(send, error)
 
 
 def _counted(receive: Receive, limit: int) -> Receive:

@@ -9,12 +9,12 @@ import re
 import secrets
 import time
 
-import orjson
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from minibase.errors import MinibaseError, PayloadTooLarge
 from minibase.http.errors import error_for_unexpected
+from minibase.http.responses import send_error
 from minibase.http.security_headers import SecurityHeaders
 from minibase.logs import REQUEST_ID, request_extra
 
@@ -133,38 +133,14 @@ class RequestContextMiddleware:
     @staticmethod
     async def _answer(send: Send, error: MinibaseError) -> None:
         """The contract's error shape for a failure no handler answered."""
-        body = orjson.dumps(error.to_body())
-        await send(
-            {
-                "type": "http.response.start",
-                "status": error.status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode("ascii")),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_error(send, error)
 
     async def _reject_too_large(
         self, scope: Scope, send: Send, limit: int, request_id: str
     ) -> None:
         error = PayloadTooLarge(f"The request body exceeds {limit} bytes.")
-        body = orjson.dumps(error.to_body())
-        await send(
-            {
-                "type": "http.response.start",
-                "status": error.status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode("ascii")),
-                    (b"connection", b"close"),
-                    (b"x-request-id", request_id.encode("ascii")),
-                    *self.security.api,
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        headers = [(b"connection", b"close"), (b"x-request-id", request_id.encode("ascii"))]
+        await send_error(send, error, [*headers, *self.security.api])
         access_log.info(
             "request",
             extra={

@@ -26,6 +26,7 @@ from xml.sax.saxutils import escape, quoteattr
 import orjson
 from sqlalchemy import tuple_
 
+from minibase.domain.byte_sink import ByteSink
 from minibase.domain.principal import Principal
 from minibase.errors import NotFound, UnsupportedFormat
 from minibase.ids import now_ms
@@ -211,28 +212,8 @@ async def _json(uow: TenantUnitOfWork, scope: Scope) -> AsyncIterator[bytes]:
     yield b"]}"
 
 
-class _Buffer:
-    def __init__(self) -> None:
-        self.parts: list[bytes] = []
-
-    def write(self, data: bytes, /) -> int:
-        self.parts.append(bytes(data))
-        return len(data)
-
-    def flush(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def drain(self) -> bytes:
-        data = b"".join(self.parts)
-        self.parts.clear()
-        return data
-
-
 async def _csv(uow: TenantUnitOfWork, scope: Scope) -> AsyncIterator[bytes]:
-    sink = _Buffer()
+    sink = ByteSink()
     archive = zipfile.ZipFile(sink, "w", zipfile.ZIP_DEFLATED, compresslevel=6)
 
     async def table(

@@ -20,6 +20,7 @@ from sqlalchemy import LargeBinary, Table, func, select, tuple_
 from minibase import __version__
 from minibase.crypto.passphrase import seal_stream
 from minibase.domain import org_archive as fmt
+from minibase.domain.byte_sink import ByteSink
 from minibase.domain.principal import Principal
 from minibase.ids import now_ms
 from minibase.store.tables import (
@@ -47,28 +48,6 @@ def exported_tables() -> list[Table]:
 
 def binary_columns(table: Table) -> frozenset[str]:
     return frozenset(c.name for c in table.c if isinstance(c.type, LargeBinary))
-
-
-class _Chunks:
-    """The file object the zip writes to: it keeps what was written until drained."""
-
-    def __init__(self) -> None:
-        self._parts: list[bytes] = []
-
-    def write(self, data: bytes, /) -> int:
-        self._parts.append(bytes(data))
-        return len(data)
-
-    def flush(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def drain(self) -> bytes:
-        data = b"".join(self._parts)
-        self._parts.clear()
-        return data
 
 
 class _Member:
@@ -117,7 +96,7 @@ async def _pages(
 
 async def export_org(store: Store, principal: Principal, org_id: str) -> AsyncIterator[bytes]:
     """The archive of ``org_id``, chunk by chunk (the caller checked the caller's role)."""
-    sink = _Chunks()
+    sink = ByteSink()
     archive = zipfile.ZipFile(sink, "w", zipfile.ZIP_DEFLATED, allowZip64=True, compresslevel=1)
     files: dict[str, dict[str, Any]] = {}
     started = now_ms()
