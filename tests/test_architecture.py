@@ -32,16 +32,17 @@ ALLOWED: dict[str, frozenset[str]] = {
     "web": frozenset(),
     "crypto": frozenset(),
     "client": frozenset(),
+    "sockets": frozenset(),
     "store": frozenset({"domain", "crypto"}),
     "auth": frozenset({"store", "domain"}),
     "services": frozenset({"auth", "store", "crypto", "domain", "engine"}),
     "context": frozenset({"services", "store", "domain"}),
     "http": frozenset({"context", "services", "auth", "domain"}),
-    "realtime": frozenset({"services", "auth", "store", "domain"}),
-    "collab": frozenset({"services", "store", "domain"}),
+    "realtime": frozenset({"services", "auth", "store", "domain", "sockets"}),
+    "collab": frozenset({"services", "store", "domain", "sockets"}),
     "api": frozenset({"http", "realtime", "context", "services", "auth", "domain", "web"}),
     "app": frozenset(
-        {"api", "http", "collab", "realtime", "context", "services", "store", "domain"}
+        {"api", "http", "collab", "realtime", "context", "services", "store", "domain", "sockets"}
     ),
     "cli": frozenset({"app", "services", "store", "domain"}),
     "__main__": frozenset({"cli"}),

@@ -189,17 +189,27 @@ async def test_a_client_too_far_behind_is_disconnected(
         await ws.send(json.dumps({"type": "ping"}))
         assert await recv(ws) == {"type": "pong"}
         (conn,) = [c for c in hub.connections if c.principal.user_id == org.admin.id]
-        # Fill its queue faster than any socket drains it.
-        for _ in range(conn.outbox.max_frames + 1):
-            conn.send({"type": "pong"})
+        # Frames go straight to the socket while it takes them (the direct path): with
+        # the client not reading (this loop never yields), the kernel's buffers fill,
+        # then the transport's, and only then the queue, until it passes its bound.
+        assert conn.direct is not None
+        pad = "x" * 32_000
+        sent = 0
+        while not conn.closed:
+            sent += 1
+            assert sent < 5_000, "the client that fell behind was never disconnected"
+            conn.send({"type": "pong", "pad": pad})
+        assert conn.close_code == CLOSE_TOO_SLOW and conn.outbox.bytes == 0
         with pytest.raises(websockets.ConnectionClosed) as closed:
-            while True:
+            while True:  # it gets what reached its socket, then the close frame
                 await asyncio.wait_for(ws.recv(), TIMEOUT)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == CLOSE_TOO_SLOW
 
 
 class _NeverReads:
     """A socket whose peer never reads: its first send waits forever (full buffers)."""
+
+    scope: dict[str, Any] = {}  # no direct writer: every frame takes the ASGI send
 
     def __init__(self) -> None:
         from starlette.websockets import WebSocketState

@@ -75,6 +75,7 @@ from minibase.services.flow_saves import FlowSaves
 from minibase.services.invitation_delivery import sender_from_settings
 from minibase.services.notification_mail import NotificationMailer
 from minibase.services.quota_alerts import QuotaAlerts
+from minibase.sockets.direct_frames import DirectFramesMiddleware
 from minibase.store.collab_log import CollabStore
 from minibase.store.database import Database
 from minibase.store.migrate import migrate
@@ -234,6 +235,8 @@ def create_app(
     # Outermost: every answer is counted, those of the middlewares above included.
     app.state.metrics = Metrics()
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    # Outside even that: it needs the server's own ``send`` of a socket, unwrapped.
+    app.add_middleware(DirectFramesMiddleware)
     app.include_router(health.router)
     app.include_router(metrics.router)
     # Flows first: the hottest routes are matched with the fewest comparisons.

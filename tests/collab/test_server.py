@@ -297,6 +297,7 @@ async def test_a_reader_that_never_reads_is_dropped_and_the_others_go_on(
                 assert edits < 2000, "the reader that never reads was never dropped"
                 await writer.edit(lambda n=edits: big(n))
             assert slow.close_code == CLOSE_TOO_SLOW
+            assert slow._direct is not None  # it was on the direct path until it backed up
             assert slow.queued_bytes == 0  # what it had waiting went at once
             for _ in range(5):  # the others go on, at once
                 edits += 1

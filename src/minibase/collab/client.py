@@ -1,7 +1,9 @@
 """One connected socket of a room: its access, its outgoing queue and its writer task.
 
-The room never waits for a socket: :meth:`Client.send` only queues, and one writer task
-per socket writes. What a socket may have waiting is bounded in frames and in bytes; a
+The room never waits for a socket: :meth:`Client.send` writes a frame at once only when
+the socket takes it without waiting and nothing is queued before it (the direct path of
+:mod:`minibase.sockets.direct_frames`); otherwise it queues, and one writer task per
+socket writes. What a socket may have waiting is bounded in frames and in bytes; a
 client that falls further behind (a reader that stopped reading, a dead peer whose
 buffers are full) is closed with :data:`CLOSE_TOO_SLOW` and what it had waiting is
 dropped at once, so it costs the other clients nothing and the server no more memory.
@@ -15,6 +17,7 @@ from collections import deque
 from typing import Protocol
 
 from minibase.domain.collab import CollabAccess
+from minibase.sockets.direct_frames import DirectWriter
 
 CLOSE_TOO_SLOW = 1013
 """Close code of a client that fell too far behind ("try again later": the y-websocket
@@ -48,11 +51,13 @@ class Client:
         *,
         max_queued: int,
         max_queued_bytes: int = 16 * 1024 * 1024,
+        direct: DirectWriter | None = None,
     ) -> None:
         Client._next_id += 1
         self.id = Client._next_id
         self.transport = transport
         self.access = access
+        self._direct = direct
         self.synced = False
         """Answered sync step 2: the client is in the document broadcast."""
         self.denied = False
@@ -85,6 +90,15 @@ class Client:
     def send(self, frame: bytes) -> None:
         """Queue ``frame`` (the same bytes object may go to every client of a room)."""
         if self.closed:
+            return
+        # Nothing waits before it: write it now, encoded once for the whole broadcast
+        # (minibase.sockets.direct_frames). Else it queues behind what waits.
+        if (
+            not self._frames
+            and not self._writing
+            and self._direct is not None
+            and self._direct.write(frame)
+        ):
             return
         if (
             len(self._frames) >= self._max_queued

@@ -20,6 +20,7 @@ from minibase.collab.protocol import ProtocolError
 from minibase.collab.rooms import RoomManager
 from minibase.domain.collab import CollabAuthorizer
 from minibase.errors import Forbidden, NotFound, Unauthenticated
+from minibase.sockets.direct_frames import writer_of
 
 log = logging.getLogger("minibase.collab")
 
@@ -76,6 +77,7 @@ class CollabEndpoint:
             access,
             max_queued=manager.options.max_queued_frames,
             max_queued_bytes=manager.options.max_queued_bytes,
+            direct=writer_of(websocket.scope),
         )
         try:
             room = await manager.join(org_id, flow_id, client)

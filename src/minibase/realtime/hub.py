@@ -34,6 +34,7 @@ from minibase.errors import Forbidden, MinibaseError, NotFound, Unauthenticated
 from minibase.realtime.outbox import Outbox, Overflow, UserBudget
 from minibase.services.live_queries import USER_ARG, QuerySpec, QueryValue, run_query
 from minibase.services.orgs import role_in
+from minibase.sockets.direct_frames import DirectWriter, writer_of
 from minibase.store.unit_of_work import Store
 
 log = logging.getLogger("minibase.sync")
@@ -84,6 +85,8 @@ class Connection:
     sending: bool = False
     """The sender is inside a send (it waits there only while the peer does not read)."""
     closer: asyncio.Task[None] | None = None
+    direct: DirectWriter | None = None
+    """Writes a frame at once when nothing waits before it (``sockets.direct_frames``)."""
 
     def send(self, message: dict[str, Any] | str, key: str | None = None) -> None:
         """Queue a frame (``key``: the subscription whose latest value it is); a client too
@@ -91,6 +94,13 @@ class Connection:
         if self.closed:
             return
         text = message if isinstance(message, str) else orjson.dumps(message).decode()
+        if (
+            not self.sending
+            and not self.outbox
+            and self.direct is not None
+            and self.direct.write(text)
+        ):
+            return
         try:
             self.outbox.put(text, key)
         except Overflow:
@@ -226,7 +236,7 @@ class LiveQueryHub:
             max_frames=self.settings.sync_queue_limit,
             max_bytes=self.settings.sync_queue_bytes,
         )
-        conn = Connection(websocket, principal, token, outbox)
+        conn = Connection(websocket, principal, token, outbox, direct=writer_of(websocket.scope))
         conn.sender = asyncio.create_task(conn.run_sender(), name="sync-sender")
         self.connections.add(conn)
         if mine >= self.settings.sync_max_sockets_per_user:

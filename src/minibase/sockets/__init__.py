@@ -1,0 +1,1 @@
+"""Writing WebSocket frames (the fast path of broadcasts; see ``direct_frames``)."""
