@@ -14,6 +14,11 @@ load-generator process (this one, on uvloop), all on 127.0.0.1:
   broadcast frame before the next edit;
 - ``--readers`` (50) reader sockets that only drain what the server broadcasts.
 
+``--fanout`` (with ``--writers 1``) makes the readers watch for each edit's marker too:
+one edit at a time reaches every reader, and the table gives the delivery latency (edit
+sent -> each reader has it) and the last reader's, as the issue's "one edit reaches all
+500 editors" asks.
+
 Measured over ``--seconds`` after ``--warmup``: accepted updates/s (own broadcasts
 received by the writers per second), p50/p99 of edit → own broadcast, and the CPU used by
 the server process and by this load generator over the window.
@@ -239,15 +244,16 @@ async def measure(target: Target, args: argparse.Namespace) -> dict[str, Any]:
     from pycrdt import Doc, Map
 
     loop = asyncio.get_running_loop()
-    sinks: list[Sink] = []
+    sinks: list[Sink | Watch] = []
     sockets: list[BareSocket] = []
     try:
         for _ in range(args.readers):
             sock, _state = await asyncio.wait_for(handshake(target), START_TIMEOUT)
             sockets.append(sock)
-            sink = Sink()
+            sink: Sink | Watch = Watch(loop) if args.fanout else Sink()
             sock.writer.transport.set_protocol(sink)
             sinks.append(sink)
+        watches = [s for s in sinks if isinstance(s, Watch)]
 
         writers: list[tuple[BareSocket, Watch, Any, Any]] = []
         for i in range(args.writers):
@@ -264,6 +270,10 @@ async def measure(target: Target, args: argparse.Namespace) -> dict[str, Any]:
         window_start = started + args.warmup
         window_end = window_start + args.seconds
         latencies: list[float] = []
+        deliveries: list[float] = []
+        """--fanout: edit sent -> each reader has it, ms."""
+        lasts: list[float] = []
+        """--fanout: edit sent -> the last reader has it, ms."""
         accepted = 0
         errors: list[str] = []
 
@@ -277,15 +287,20 @@ async def measure(target: Target, args: argparse.Namespace) -> dict[str, Any]:
                 frame = target.message(sync_message(2, doc.get_update(before)))
                 k += 1
                 done = watch.expect(marker.encode())
+                arrivals = [w.expect(marker.encode()) for w in watches]
                 sent = time.perf_counter()
                 sock.writer.transport.write(frame)
                 try:
                     received = await asyncio.wait_for(done, EDIT_TIMEOUT)
+                    heard = await asyncio.wait_for(asyncio.gather(*arrivals), EDIT_TIMEOUT)
                 except (TimeoutError, ConnectionError) as exc:
                     errors.append(f"writer {i} edit {k}: {exc!r}")
                     return
                 if window_start <= sent and received <= window_end:
                     latencies.append((received - sent) * 1000)
+                    if heard:
+                        deliveries.extend((t - sent) * 1000 for t in heard)
+                        lasts.append((max(heard) - sent) * 1000)
                 if window_start <= received <= window_end:
                     accepted += 1
 
@@ -315,7 +330,10 @@ async def measure(target: Target, args: argparse.Namespace) -> dict[str, Any]:
             "loadgen_cpu_pct": round(100 * client_cpu / args.seconds),
             "reader_kib_per_s_min": round(min(reader_bytes) / 1024 / args.seconds, 1),
             "reader_kib_per_s_max": round(max(reader_bytes) / 1024 / args.seconds, 1),
-            "readers_lost": sum(s.lost for s in sinks),
+            "readers_lost": sum(s.lost for s in sinks if isinstance(s, Sink)),
+            "delivery_p50_ms": round(statistics.median(deliveries), 2) if deliveries else None,
+            "delivery_p99_ms": round(percentile(deliveries, 99), 2) if deliveries else None,
+            "last_reader_p99_ms": round(percentile(lasts, 99), 2) if lasts else None,
             "errors": errors[:5],
         }
     finally:
@@ -561,6 +579,8 @@ def table(results: list[dict[str, Any]]) -> str:
         "| server CPU | server CPU per update | load-gen CPU |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
+    if any(r["delivery_p99_ms"] is not None for r in results):
+        return fanout_table(by_server, med, span)
     for name, runs in by_server.items():
         rate = med(runs, "updates_per_s")
         ratio = f"{rate / base:.2f}" if base else "n/a"
@@ -569,6 +589,27 @@ def table(results: list[dict[str, Any]]) -> str:
             f"| {med(runs, 'p50_ms'):.1f} ms | {med(runs, 'p99_ms'):.1f} ms"
             f"{span(runs, 'p99_ms', '.1f')} | {ratio} | {med(runs, 'server_cpu_pct'):.0f}% "
             f"| {med(runs, 'cpu_us_per_update'):.0f} µs | {med(runs, 'loadgen_cpu_pct'):.0f}% |"
+        )
+    return "\n".join(lines)
+
+
+def fanout_table(by_server: dict[str, list[dict[str, Any]]], med: Any, span: Any) -> str:
+    """--fanout: one edit at a time, each reader timestamps its arrival."""
+    base = med(by_server["Hocuspocus"], "delivery_p99_ms") if "Hocuspocus" in by_server else None
+    lines = [
+        "| server | runs | edits/s | delivery p50 | delivery p99 | p99 / Hocuspocus's "
+        "| last reader p99 | server CPU | server CPU per edit |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, runs in by_server.items():
+        p99 = med(runs, "delivery_p99_ms")
+        ratio = f"{p99 / base:.2f}" if base else "n/a"
+        lines.append(
+            f"| {name} | {len(runs)} | {med(runs, 'updates_per_s'):,.0f} "
+            f"| {med(runs, 'delivery_p50_ms'):.1f} ms "
+            f"| {p99:.1f} ms{span(runs, 'delivery_p99_ms', '.1f')} | {ratio} "
+            f"| {med(runs, 'last_reader_p99_ms'):.1f} ms | {med(runs, 'server_cpu_pct'):.0f}% "
+            f"| {med(runs, 'cpu_us_per_update'):.0f} µs |"
         )
     return "\n".join(lines)
 
@@ -582,6 +623,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="measured window")
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--repeat", type=int, default=1, help="rounds over all the servers")
+    parser.add_argument(
+        "--fanout",
+        action="store_true",
+        help="readers timestamp each edit too: delivery latency to every reader "
+        "(one edit at a time, so use --writers 1)",
+    )
     parser.add_argument(
         "--before", default="", help="also a Minibase of this revision (git archive), e.g. main"
     )
@@ -603,6 +650,8 @@ def main() -> None:
     )
     if args.before:
         command += f" --before {args.before}"
+    if args.fanout:
+        command += " --fanout"
     if args.servers != SERVERS:
         command += f" --servers {','.join(args.servers)}"
     print(table(results))
