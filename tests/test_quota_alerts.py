@@ -144,3 +144,35 @@ async def test_storage_quota_by_outputs(app: FastAPI, client: httpx.AsyncClient)
     await settled.after_write(org.id)
     (note,) = await quota_notes(client, org.admin)
     assert (note["data"]["quota"], note["data"]["level"]) == ("storageQuota", "critical")
+
+
+async def test_a_busy_org_is_checked_at_most_once_per_interval(
+    app: FastAPI, monkeypatch: Any
+) -> None:
+    """A live flow publishes ``collab.update`` per stored batch: its org is not re-read for
+    each, yet the last change is always checked."""
+    from minibase.services import quota_alerts
+
+    loop = asyncio.get_running_loop()
+    checks: list[float] = []
+
+    async def counting_check(store: Any, org_id: str) -> int:
+        checks.append(loop.time())
+        return 0
+
+    monkeypatch.setattr(quota_alerts, "check_org", counting_check)
+    watcher = QuotaAlerts(app.state.ctx.store)
+    watcher.start()
+    try:
+        marked: list[float] = []
+        for _ in range(30):
+            await watcher.on_event(Event("org-busy", EventKind.COLLAB_UPDATE, ("f",)))
+            marked.append(loop.time())
+            await asyncio.sleep(0.01)  # spaces the batches out, as a live flow's come
+        await asyncio.wait_for(watcher.settle(), TIMEOUT)
+    finally:
+        await watcher.close()
+    gaps = [b - a for a, b in zip(checks, checks[1:], strict=False)]
+    assert 2 <= len(checks) < 30
+    assert min(gaps) >= quota_alerts.MIN_CHECK_INTERVAL * 0.99
+    assert checks[-1] >= marked[-1]  # the last mark was checked after it was made

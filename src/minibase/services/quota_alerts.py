@@ -13,6 +13,12 @@ notification per crossing, however many instances run.
 
 Going up past one or more thresholds notifies once, at the highest; going down records
 the lower threshold silently, so crossing up again notifies again.
+
+One org is checked at most every :data:`MIN_CHECK_INTERVAL` seconds: a busy live flow
+publishes ``collab.update`` for every batch it stores (hundreds a second), and reading
+the org's counters for each of them cost as much as storing the batches. An org marked
+again within the interval is checked once when it ends, so a crossing is still noticed,
+at most that much later.
 """
 
 from __future__ import annotations
@@ -34,6 +40,9 @@ from minibase.store.tables import memberships, quota_alerts
 from minibase.store.unit_of_work import Store, TenantUnitOfWork
 
 log = logging.getLogger("minibase.quota_alerts")
+
+MIN_CHECK_INTERVAL = 0.25
+"""Seconds between two checks of one org (see the module docstring)."""
 
 THRESHOLDS = (80, 95, 100)
 LEVEL_NAMES = {80: "warning", 95: "critical", 100: "reached"}
@@ -148,6 +157,8 @@ class QuotaAlerts:
         self._idle.set()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._checked_at: dict[str, float] = {}
+        """Event-loop time of each org's last check, for those checked within the interval."""
 
     def start(self) -> None:
         """Start checking (subscribe :meth:`on_event` to the bus as well)."""
@@ -175,12 +186,21 @@ class QuotaAlerts:
         await self._idle.wait()
 
     async def _loop(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             await self._wake.wait()
             self._wake.clear()
             while self._dirty and not self._closing:
-                org_id = next(iter(self._dirty))
+                now = loop.time()
+                org_id = self._next_due(now)
+                if org_id is None:  # every marked org was checked a moment ago
+                    wait = min(self._checked_at[o] for o in self._dirty) + MIN_CHECK_INTERVAL
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), wait - now)
+                    self._wake.clear()
+                    continue
                 del self._dirty[org_id]
+                self._checked_at[org_id] = now
                 try:
                     await check_org(self.store, org_id)
                 except (OSError, RuntimeError) as exc:  # the database went away
@@ -189,3 +209,11 @@ class QuotaAlerts:
                 return
             if not self._dirty:
                 self._idle.set()
+
+    def _next_due(self, now: float) -> str | None:
+        """The first marked org whose last check is older than the interval."""
+        since = now - MIN_CHECK_INTERVAL
+        for org_id, checked in list(self._checked_at.items()):
+            if checked <= since:
+                del self._checked_at[org_id]  # forgotten: only recent checks are kept
+        return next((o for o in self._dirty if o not in self._checked_at), None)
