@@ -3,72 +3,42 @@
 Every server and worker runs one; the timers' row locks (and leases) make each attempt
 happen once however many run. It sleeps until the soonest timer (at most
 ``MINIBASE_WEBHOOK_POLL_SECONDS``, so deliveries recorded by other instances are seen),
-and wakes early when this process hears an event that may have recorded deliveries.
+and wakes early when this process hears an event that may have recorded deliveries
+(:class:`~minibase.services.timer_loop.TimerLoop`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import Callable
 
 from minibase.config import Settings
-from minibase.domain.events import Event, EventBus, EventKind
-from minibase.domain.principal import SYSTEM
-from minibase.ids import now_ms
+from minibase.domain.events import EventBus, EventKind
 from minibase.services.event_webhooks import deliver_due, earliest
-from minibase.services.waiting import wait_event
-from minibase.store.unit_of_work import Store
-
-log = logging.getLogger("minibase.webhooks")
-
-MIN_SLEEP = 0.02
-_WAKE = frozenset({EventKind.FLOW, EventKind.MEMBERS, EventKind.RUNS, EventKind.QUOTA_WARNING})
+from minibase.services.timer_loop import TimerLoop
+from minibase.store.unit_of_work import GlobalUnitOfWork, Store
 
 
-class EventDeliverer:
+class EventDeliverer(TimerLoop):
+    name = "event-webhooks"
+    wake_on = frozenset(
+        {EventKind.FLOW, EventKind.MEMBERS, EventKind.RUNS, EventKind.QUOTA_WARNING}
+    )
+    log = logging.getLogger("minibase.webhooks")
+    failure = "delivering event webhooks failed"
+
     def __init__(self, store: Store, settings: Settings, bus: EventBus | None) -> None:
-        self.store = store
-        self.settings = settings
-        self._bus = bus
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._unsubscribe: Callable[[], None] | None = None
-        self._stopping = False
-
-    async def start(self) -> None:
-        if self._bus is not None:
-            self._unsubscribe = self._bus.subscribe(self._on_event)
-        self._task = asyncio.create_task(self._loop(), name="event-webhooks")
-
-    async def close(self) -> None:
-        if self._unsubscribe is not None:
-            self._unsubscribe()
         # Stop between passes: an attempt in flight ends (within its timeout) and records
         # its outcome, rather than leave its delivery leased until the lease lapses.
-        self._stopping = True
-        self._wake.set()
-        if self._task is not None:
-            await asyncio.wait([self._task], timeout=self.settings.webhook_timeout_seconds + 2)
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        super().__init__(
+            store,
+            bus,
+            poll_seconds=settings.webhook_poll_seconds,
+            close_grace=settings.webhook_timeout_seconds + 2,
+        )
+        self.settings = settings
 
-    async def _on_event(self, event: Event) -> None:
-        if event.kind in _WAKE:
-            self._wake.set()
+    async def run_pass(self) -> None:
+        await deliver_due(self.store, self.settings, stopping=lambda: self.stopping)
 
-    async def _loop(self) -> None:
-        while not self._stopping:
-            delay = self.settings.webhook_poll_seconds
-            try:
-                await deliver_due(self.store, self.settings, stopping=lambda: self._stopping)
-                async with self.store.global_(SYSTEM) as uow:
-                    soonest = await earliest(uow)
-                if soonest is not None:
-                    delay = min(delay, max(MIN_SLEEP, (soonest - now_ms()) / 1000))
-            except Exception:
-                log.warning("delivering event webhooks failed", exc_info=True)
-            await wait_event(self._wake, delay)
-            self._wake.clear()
+    async def soonest(self, uow: GlobalUnitOfWork) -> int | None:
+        return await earliest(uow)

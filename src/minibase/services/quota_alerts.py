@@ -36,6 +36,7 @@ from minibase.ids import now_ms
 from minibase.services.notifications import NotificationKind, notify
 from minibase.services.orgs import load_org
 from minibase.services.usage import limits_of, usage_of
+from minibase.services.waiting import wait_event
 from minibase.store.tables import memberships, quota_alerts
 from minibase.store.unit_of_work import Store, TenantUnitOfWork
 
@@ -195,8 +196,7 @@ class QuotaAlerts:
                 org_id = self._next_due(now)
                 if org_id is None:  # every marked org was checked a moment ago
                     wait = min(self._checked_at[o] for o in self._dirty) + MIN_CHECK_INTERVAL
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), wait - now)
+                    await wait_event(self._wake, wait - now)
                     self._wake.clear()
                     continue
                 del self._dirty[org_id]
