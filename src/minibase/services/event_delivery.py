@@ -3,7 +3,9 @@
 Every server and worker runs one; the timers' row locks (and leases) make each attempt
 happen once however many run. It sleeps until the soonest timer (at most
 ``MINIBASE_WEBHOOK_POLL_SECONDS``, so deliveries recorded by other instances are seen),
-and wakes early when this process hears an event that may have recorded deliveries.
+and wakes early when this process hears an event that recorded deliveries: one that
+stands for a webhook event (a run's end, not each batch of its node records, which
+would cost a read of the timers per batch).
 """
 
 from __future__ import annotations
@@ -14,17 +16,16 @@ import logging
 from collections.abc import Callable
 
 from minibase.config import Settings
-from minibase.domain.events import Event, EventBus, EventKind
+from minibase.domain.events import Event, EventBus
 from minibase.domain.principal import SYSTEM
 from minibase.ids import now_ms
-from minibase.services.event_webhooks import deliver_due, earliest
+from minibase.services.event_webhooks import deliver_due, earliest, webhook_events
 from minibase.services.waiting import wait_event
 from minibase.store.unit_of_work import Store
 
 log = logging.getLogger("minibase.webhooks")
 
 MIN_SLEEP = 0.02
-_WAKE = frozenset({EventKind.FLOW, EventKind.MEMBERS, EventKind.RUNS, EventKind.QUOTA_WARNING})
 
 
 class EventDeliverer:
@@ -56,7 +57,8 @@ class EventDeliverer:
                 await self._task
 
     async def _on_event(self, event: Event) -> None:
-        if event.kind in _WAKE:
+        # Deliveries are recorded for these events only (record_deliveries).
+        if webhook_events(event):
             self._wake.set()
 
     async def _loop(self) -> None:
