@@ -149,6 +149,88 @@ async def test_the_engine_writes_the_rollups(app: FastAPI, client: httpx.AsyncCl
     }
 
 
+async def test_a_batch_with_the_same_keys_adds_up_as_one_row_at_a_time(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """The nodes of several runs of one flow written by one transaction share their
+    rollup rows: written together (one statement on PostgreSQL, whose ON CONFLICT cannot
+    touch a row twice, so the rows are grouped first) they must add up exactly as the
+    same rows written one per statement, repeats, extremes and histograms included."""
+    org = await new_org(client)
+    nodes = [n("a", "constant", value=1), n("b", "math", expression="1 / 0")]
+    nodes.append(n("c", "math", expression="value"))
+    batched = (await org.create_flow(name="batched", nodes=nodes, edges=[e("a", "c")]))["id"]
+    single = (await org.create_flow(name="single", nodes=nodes, edges=[e("a", "c")]))["id"]
+    created = now_ms() // DAY * DAY + HOUR
+    store = app.state.ctx.store
+
+    def finished(flow_id: str, run: int) -> list[analytics_rollups.NodeDone]:
+        # Node a computed with one cache key in both runs (the second a repeat), b failed
+        # in both, c timed in two buckets.
+        at, output = created + 10 * run, f"out_{flow_id[-6:]}_{run}"
+        return [
+            analytics_rollups.NodeDone("a", "constant", False, 0.5 + run, output, at, "k" * 64),
+            analytics_rollups.NodeDone("b", "math", True, 2.0, None, None, None),
+            analytics_rollups.NodeDone("c", "math", False, 300.0 * run + 0.2, None, None, None),
+        ]
+
+    async with store.tenant(org.id, SYSTEM, write=True) as uow:
+        for flow_id in (batched, single):
+            for run in (1, 2):
+                await uow.execute(
+                    uow.insert(
+                        node_outputs,
+                        id=f"out_{flow_id[-6:]}_{run}",
+                        flow_id=flow_id,
+                        node_id="a",
+                        output=b"1",
+                        timestamp=created + 10 * run,
+                        compute_time=0.5 + run,
+                        size_bytes=1,
+                        run_id=f"run_{flow_id[-6:]}_{run}",
+                        cached=False,
+                        cache_key="k" * 64,
+                    )
+                )
+        together: dict[int, tuple[Any, list[dict[str, Any]]]] = {}
+        for run in (1, 2):
+            for statement, rows in analytics_rollups.nodes_finished(
+                uow, batched, created, finished(batched, run)
+            ):
+                together.setdefault(id(statement), (statement, []))[1].extend(rows)
+            for statement, rows in analytics_rollups.nodes_finished(
+                uow, single, created, finished(single, run)
+            ):
+                for row in rows:
+                    await uow.execute(statement, [row])
+        for statement, rows in together.values():
+            await uow.execute(statement, rows)
+
+    async with store.tenant(org.id, SYSTEM) as uow:
+        found = (
+            await uow.execute(
+                uow.select(analytics_nodes).order_by(
+                    analytics_nodes.c.span, analytics_nodes.c.node_id
+                )
+            )
+        ).all()
+    by_flow: dict[str, list[dict[str, Any]]] = {batched: [], single: []}
+    for row in found:
+        values = dict(row._mapping)
+        by_flow[values.pop("flow_id")].append(values)
+    assert by_flow[batched] == by_flow[single]
+    a = next(r for r in by_flow[batched] if r["node_id"] == "a" and r["span"] == 1)
+    assert (a["failures"], a["timed"], a["keyed"], a["repeats"]) == (0, 2, 2, 1)
+    assert (a["compute_ms"], a["max_ms"], a["keyed_ms"]) == (4.0, 2.5, 4.0)
+    b = next(r for r in by_flow[batched] if r["node_id"] == "b" and r["span"] == 1)
+    assert (b["failures"], b["timed"], b["compute_ms"], b["repeats"]) == (2, 2, 4.0, 0)
+    assert b[f"h{bucket_of(2.0)}"] == 2
+    c = next(r for r in by_flow[batched] if r["node_id"] == "c" and r["span"] == 1)
+    low, high = bucket_of(300.2), bucket_of(600.2)
+    assert low != high and (c[f"h{low}"], c[f"h{high}"]) == (1, 1)
+    assert (c[f"lo{high}"], c[f"hi{high}"], c["max_ms"]) == (600.2, 600.2, 600.2)
+
+
 async def test_rollups_travel_with_an_exported_org(client: httpx.AsyncClient) -> None:
     """Export and import (new ids) carry the rollup rows: the copy's analytics are the
     original's, with its flow's new id."""

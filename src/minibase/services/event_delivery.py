@@ -3,8 +3,10 @@
 Every server and worker runs one; the timers' row locks (and leases) make each attempt
 happen once however many run. It sleeps until the soonest timer (at most
 ``MINIBASE_WEBHOOK_POLL_SECONDS``, so deliveries recorded by other instances are seen),
-and wakes early when this process hears an event that may have recorded deliveries
-(:class:`~minibase.services.timer_loop.TimerLoop`).
+and wakes early when this process hears an event that recorded deliveries: one that
+stands for a webhook event (a run's end, not each batch of its node records, which
+would cost a read of the timers per batch). See
+:class:`~minibase.services.timer_loop.TimerLoop`.
 """
 
 from __future__ import annotations
@@ -12,17 +14,14 @@ from __future__ import annotations
 import logging
 
 from minibase.config import Settings
-from minibase.domain.events import EventBus, EventKind
-from minibase.services.event_webhooks import deliver_due, earliest
+from minibase.domain.events import Event, EventBus
+from minibase.services.event_webhooks import deliver_due, earliest, webhook_events
 from minibase.services.timer_loop import TimerLoop
 from minibase.store.unit_of_work import GlobalUnitOfWork, Store
 
 
 class EventDeliverer(TimerLoop):
     name = "event-webhooks"
-    wake_on = frozenset(
-        {EventKind.FLOW, EventKind.MEMBERS, EventKind.RUNS, EventKind.QUOTA_WARNING}
-    )
     log = logging.getLogger("minibase.webhooks")
     failure = "delivering event webhooks failed"
 
@@ -36,6 +35,9 @@ class EventDeliverer(TimerLoop):
             close_grace=settings.webhook_timeout_seconds + 2,
         )
         self.settings = settings
+
+    def wakes(self, event: Event) -> bool:
+        return bool(webhook_events(event))  # deliveries are recorded for these only
 
     async def run_pass(self) -> None:
         await deliver_due(self.store, self.settings, stopping=lambda: self.stopping)

@@ -28,7 +28,7 @@ from minibase.logs import detached
 from minibase.services import audit
 from minibase.services.usage import add_to_counters
 from minibase.store import run_queue
-from minibase.store.compiled import Prepared
+from minibase.store.compiled import PostgresPrepared, Prepared
 from minibase.store.unit_of_work import Store, TenantUnitOfWork
 
 T = TypeVar("T")
@@ -49,14 +49,20 @@ class RunBatch:
 
     uow: TenantUnitOfWork
     _audit: list[tuple[str, str, str, dict[str, Any]]] = field(default_factory=list)
-    _deferred: dict[tuple[int, int], tuple[Prepared, list[Mapping[str, Any]]]] = field(
-        default_factory=dict
-    )
+    _deferred: dict[
+        tuple[int, int], tuple[Prepared | PostgresPrepared, list[Mapping[str, Any]]]
+    ] = field(default_factory=dict)
     _storage: int = 0
 
-    def defer(self, step: int, statement: Prepared, rows: Sequence[Mapping[str, Any]]) -> None:
+    def defer(
+        self,
+        step: int,
+        statement: Prepared | PostgresPrepared,
+        rows: Sequence[Mapping[str, Any]],
+    ) -> None:
         """Run ``statement`` for ``rows`` at the end of the transaction, with the rows
-        other jobs deferred to it, after the statements of lower ``step``s."""
+        other jobs deferred to it (in one call: an ``executemany``, or one statement over
+        arrays of them), after the statements of lower ``step``s."""
         if rows:
             key = (step, id(statement))
             entry = self._deferred.get(key)

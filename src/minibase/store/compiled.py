@@ -147,13 +147,18 @@ class PostgresPrepared:
     """PostgreSQL text for what SQLAlchemy cannot express (several data-modifying CTEs
     in one round trip): ``$1`` is the org, filled in by the unit of work like the org of
     a :class:`Prepared`, and ``$2``... are ``names`` in order, taken from the parameters
-    by name. Made by :func:`minibase.store.unit_of_work.prepared_postgres`."""
+    by name. Made by :func:`minibase.store.unit_of_work.prepared_postgres`.
 
-    __slots__ = ("_row_type", "names", "sql")
+    With ``arrays``, each of ``$2``... is an array with one element per parameter set,
+    so a list of sets runs as one statement (``unnest($2::int[], ...)``) rather than once
+    per set: an ``executemany`` costs PostgreSQL a full execution per row."""
 
-    def __init__(self, sql: str, names: Sequence[str]) -> None:
+    __slots__ = ("_row_type", "arrays", "names", "sql")
+
+    def __init__(self, sql: str, names: Sequence[str], *, arrays: bool = False) -> None:
         self.sql = sql
         self.names = tuple(names)
+        self.arrays = arrays
         self._row_type: type | None = None
 
     def rows(self, records: Sequence[Any]) -> list[Any]:
@@ -167,3 +172,7 @@ class PostgresPrepared:
 
     def arguments(self, org_id: str, params: Mapping[str, Any]) -> list[Any]:
         return [org_id, *(params[name] for name in self.names)]
+
+    def array_arguments(self, org_id: str, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
+        """The arguments of an ``arrays`` statement: per name, its value in each row."""
+        return [org_id, *([row[name] for row in rows] for name in self.names)]

@@ -305,7 +305,8 @@ node_outputs = Table(
     Index("ix_node_outputs_org_flow_ts", "organization_id", "flow_id", "timestamp"),
     Index("uq_node_outputs_org_run_node", "organization_id", "run_id", "node_id", unique=True),
     Index("ix_node_outputs_org_cache_key", "organization_id", "cache_key", "timestamp"),
-    # An output's earlier ones of the same node and key (the analytics' repeats, 0022).
+    # An output's earlier ones of the same node and key (the analytics' repeats, 0022);
+    # on PostgreSQL its text columns are in the "C" collation (0023).
     Index(
         "ix_node_outputs_org_key_node",
         "organization_id",

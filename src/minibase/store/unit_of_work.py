@@ -99,14 +99,17 @@ def prepared(statement: Executable) -> Prepared:
     return Prepared(statement)
 
 
-def prepared_postgres(sql: str, names: Sequence[str]) -> PostgresPrepared:
+def prepared_postgres(sql: str, names: Sequence[str], *, arrays: bool = False) -> PostgresPrepared:
     """PostgreSQL text whose ``$1`` is the org (filled in by the unit of work, like
     :data:`TENANT_PARAM`) and ``$2``... the parameters ``names``: for the few statements
     SQLAlchemy cannot express, such as several data-modifying CTEs in one round trip.
-    Row-level security applies; text that does not use ``$1`` is refused."""
+    With ``arrays``, ``$2``... are arrays of the parameters' values, one element per
+    parameter set, and a list of sets runs as one statement (see
+    :class:`~minibase.store.compiled.PostgresPrepared`). Row-level security applies;
+    text that does not use ``$1`` is refused."""
     if not re.search(r"\$1(?!\d)", sql):
         raise TenantScopeError("PostgreSQL text must scope by $1, the org")
-    return PostgresPrepared(sql, names)
+    return PostgresPrepared(sql, names, arrays=arrays)
 
 
 Params = Mapping[str, Any] | Sequence[Mapping[str, Any]]
@@ -283,6 +286,11 @@ class TenantUnitOfWork(UnitOfWork):
         if isinstance(statement, PostgresPrepared):
             if not isinstance(conn, PostgresConnection):
                 raise TenantScopeError("PostgreSQL text needs PostgreSQL")
+            if statement.arrays:
+                rows = [params] if isinstance(params, Mapping) else list(params or ())
+                if not rows:
+                    return Rows([], 0)
+                return await conn.run_text(statement, statement.array_arguments(org, rows))
             assert params is None or isinstance(params, Mapping)
             return await conn.run_text(statement, statement.arguments(org, params or {}))
         if params is None or isinstance(params, Mapping):
