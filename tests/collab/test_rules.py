@@ -24,7 +24,7 @@ def setup() -> tuple[FlowDoc, FlowDoc]:
 def integrate(server: FlowDoc, client: FlowDoc, limits: Limits) -> list[tuple[str, str, str]]:
     update = client.doc.get_update(server.doc.get_state())
     server.doc.apply_update(update)
-    removals = enforce(server, server.refresh(), limits, origin="rules")
+    _, removals = enforce(server, limits, origin="rules")
     client.doc.apply_update(server.doc.get_update(client.doc.get_state()))
     client.refresh()
     return [(r.kind, r.id, r.reason) for r in removals]

@@ -88,12 +88,9 @@ class CatchUp:
             for update in stored.updates:
                 self._flow.doc.apply_update(update)
         self.watermark = max(self.watermark, stored.last_seq)
-        changes = self._flow.refresh()
-        if changes:
-            enforce(self._flow, changes, self._limits, origin=ORIGIN_RULES)
-            changes.merge(self._flow.refresh())
-            if self._on_changes is not None:
-                self._on_changes(changes)
+        changes, _ = enforce(self._flow, self._limits, origin=ORIGIN_RULES)
+        if changes and self._on_changes is not None:
+            self._on_changes(changes)
         broadcast.schedule()
 
     async def close(self) -> None:

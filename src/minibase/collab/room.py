@@ -144,12 +144,10 @@ class Room:
             raise protocol.ProtocolError("bad Yjs update (rejected by yrs)") from exc
         if self.broadcast.queued == before:
             return  # nothing new (a duplicate, or structs waiting for missing ones)
-        changes = self.flow.refresh()
         limits = self.options.flow_limits.tighten(client.access.limits)
-        removals = enforce(self.flow, changes, limits, origin=ORIGIN_RULES)
+        changes, removals = enforce(self.flow, limits, origin=ORIGIN_RULES)
         if removals:
             self.broadcast.notify(client, removals)
-            changes.merge(self.flow.refresh())
         self.broadcast.claim(author)
         self.materializer.changed(author, changes)
         self.broadcast.schedule()

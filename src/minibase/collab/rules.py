@@ -191,15 +191,21 @@ def _dangling(p: _Plan, touched_edges: Iterable[str], gone_nodes: Iterable[str])
             p.edge(key, MISSING_NODE)
 
 
-def enforce(flow: FlowDoc, changes: Changes, limits: Limits, origin: Any = None) -> list[Removal]:
-    """Apply the minimal compensating transaction for ``changes``; return what was removed.
+def enforce(flow: FlowDoc, limits: Limits, origin: Any = None) -> tuple[Changes, list[Removal]]:
+    """Materialize what the doc's latest transactions changed and undo what breaks
+    ``limits`` with the minimal compensating transaction.
 
-    The deletions run in one transaction with ``origin``; the caller captures its update
-    (e.g. from ``Doc.observe``) and broadcasts it like any other.
+    Returns the changes (the compensation's included) and what was removed. The reads,
+    the refresh's and the plan's, share one transaction: outside one, each read of a map
+    opens and commits its own, a dozen per drag. The deletions run in one transaction
+    with ``origin``; the caller captures its update (e.g. from ``Doc.observe``) and
+    broadcasts it like any other.
     """
-    removals = plan(flow, changes, limits)
+    with flow.doc.transaction():
+        changes = flow.refresh()
+        removals = plan(flow, changes, limits)
     if not removals:
-        return removals
+        return changes, removals
     with flow.doc.transaction(origin=origin):
         for removal in removals:
             if removal.kind == "root":
@@ -214,8 +220,8 @@ def enforce(flow: FlowDoc, changes: Changes, limits: Limits, origin: Any = None)
                 target = {"node": flow.nodes, "edge": flow.edges, "meta": flow.meta}
                 if removal.id in target[removal.kind]:
                     del target[removal.kind][removal.id]
-    flow.refresh()
-    return removals
+    changes.merge(flow.refresh())
+    return changes, removals
 
 
 def rule_violation(removals: list[Removal]) -> dict[str, object]:
