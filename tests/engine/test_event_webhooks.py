@@ -364,3 +364,35 @@ async def test_event_webhooks_go_with_their_org(
     assert left == [0, 0]
     async with ctx.store.global_(SYSTEM) as guow:
         assert await event_webhooks.due(guow, now=2**62) == []
+
+
+async def test_a_recorded_delivery_wakes_the_loop_at_once(
+    settings: Settings, receiver: Receiver
+) -> None:
+    """The loop sleeps up to its poll interval (a minute here); the transaction that records
+    a delivery publishes ``webhook.deliveries``, which wakes it: the receiver hears of the
+    change at once, not a minute later. A save nobody subscribed to wakes nothing."""
+    from minibase.domain.events import Event, EventKind
+
+    slow = settings.model_copy(update={"webhook_poll_seconds": 60.0})
+    app = create_app(slow, run_migrations=False)
+    async with app.router.lifespan_context(app):
+        ctx: AppContext = app.state.ctx
+        seen: list[Event] = []
+
+        async def record(event: Event) -> None:
+            if event.kind == EventKind.WEBHOOK_DELIVERIES:
+                seen.append(event)
+
+        ctx.bus.subscribe(record)
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            org = await new_org(client)
+            await org.create_flow(name="before anyone listens")
+            hook = await subscribe(org, receiver.url, ["flow.created"])
+            assert seen == []  # no delivery recorded, nothing to wake for
+            await org.create_flow(name="heard")
+            await receiver.wait(1, within=10)
+            (event,) = seen
+            (delivery,) = await settled(org, hook["id"], 1)
+            assert event.org_id == org.id and event.ids == (delivery["id"],)

@@ -69,6 +69,9 @@ class EventKind(StrEnum):
     QUOTA_WARNING = "quota.warning"
     """An org's usage crossed a quota threshold (``extra``: ``quota``, ``level``,
     ``percent``, ``used``, ``limit``)."""
+    WEBHOOK_DELIVERIES = "webhook.deliveries"
+    """Event-webhook deliveries were recorded (``ids``: the deliveries): the deliverers
+    wake for these only, not for every event that might have recorded some."""
     RESYNC = "resync"
     """Not a change: events may have been missed (see the module docstring)."""
 

@@ -38,6 +38,14 @@ def _strategy(node: Mapping[str, Any]) -> Any:
     return processing.get("cachingStrategy") if isinstance(processing, Mapping) else None
 
 
+def has_immediate_nodes(doc: Doc) -> bool:
+    """Whether any node of ``doc`` re-runs by itself (most flows: none, nothing to compare)."""
+    return any(
+        isinstance(node, Mapping) and _strategy(node) == "immediate"
+        for node in doc.get("nodes") or []
+    )
+
+
 def immediate_nodes_to_run(before: Doc, after: Doc) -> list[str]:
     """The nodes of ``after`` that must re-run now (sorted; empty: nothing to do)."""
     nodes = _by_id(after.get("nodes") or [])

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from minibase.domain.events import Event, EventKind
 from minibase.domain.principal import SYSTEM
-from minibase.engine.changes import immediate_nodes_to_run
+from minibase.engine.changes import has_immediate_nodes, immediate_nodes_to_run
 from minibase.engine.registry import NodeRegistry
 from minibase.errors import MinibaseError
 from minibase.services import flow_history, runs
@@ -42,6 +42,11 @@ class ChangeRuns:
 
     async def start(self, org_id: str, flow_id: str, version: int) -> str | None:
         """Start the change run of ``version`` if it touches immediate nodes; its id."""
+        # Most flows have no immediate node: find that out in a read transaction, without
+        # the write lock (every save of every flow comes here) or the version before.
+        async with self.store.tenant(org_id, SYSTEM) as uow:
+            if not has_immediate_nodes(await flow_history.document_at(uow, flow_id, version)):
+                return None
         async with self.store.tenant(org_id, SYSTEM, write=True) as uow:
             after = await flow_history.document_at(uow, flow_id, version)
             before = (

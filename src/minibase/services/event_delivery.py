@@ -3,10 +3,9 @@
 Every server and worker runs one; the timers' row locks (and leases) make each attempt
 happen once however many run. It sleeps until the soonest timer (at most
 ``MINIBASE_WEBHOOK_POLL_SECONDS``, so deliveries recorded by other instances are seen),
-and wakes early when this process hears an event that recorded deliveries: one that
-stands for a webhook event (a run's end, not each batch of its node records, which
-would cost a read of the timers per batch). See
-:class:`~minibase.services.timer_loop.TimerLoop`.
+and wakes early when this deployment recorded deliveries (the ``webhook.deliveries``
+event of the transaction that recorded them; not every save or run, each of which would
+cost a pass and a read of the timers). See :class:`~minibase.services.timer_loop.TimerLoop`.
 """
 
 from __future__ import annotations
@@ -14,8 +13,8 @@ from __future__ import annotations
 import logging
 
 from minibase.config import Settings
-from minibase.domain.events import Event, EventBus
-from minibase.services.event_webhooks import deliver_due, earliest, webhook_events
+from minibase.domain.events import EventBus, EventKind
+from minibase.services.event_webhooks import deliver_due, earliest
 from minibase.services.timer_loop import TimerLoop
 from minibase.store.unit_of_work import GlobalUnitOfWork, Store
 
@@ -36,8 +35,7 @@ class EventDeliverer(TimerLoop):
         )
         self.settings = settings
 
-    def wakes(self, event: Event) -> bool:
-        return bool(webhook_events(event))  # deliveries are recorded for these only
+    wake_on = frozenset({EventKind.WEBHOOK_DELIVERIES})
 
     async def run_pass(self) -> None:
         await deliver_due(self.store, self.settings, stopping=lambda: self.stopping)

@@ -280,6 +280,10 @@ async def record_deliveries(uow: TenantUnitOfWork) -> None:
         await uow.execute(
             insert(delivery_timers).values(delivery_id=row["id"], owner_org=uow.org_id, due_at=now)
         )
+    if deliveries:
+        uow.emit(
+            Event(uow.org_id, EventKind.WEBHOOK_DELIVERIES, tuple(row["id"] for row in deliveries))
+        )
 
 
 # --- delivering ---------------------------------------------------------------------------
