@@ -388,3 +388,26 @@ async def test_saves_check_the_type_of_added_and_retyped_nodes_only(
         assert_error(response, 403, "quota_exceeded")
         assert response.json()["error"]["details"]["quota"] == "allowedNodeTypes"
     assert (await put(2, [node("a", 5), node("b", type_="llm")])).status_code == 200
+
+
+async def test_patch_checks_what_its_ops_make(client: httpx.AsyncClient) -> None:
+    """The untouched entities are the stored version's, trusted; every one an op made or
+    changed is validated, and so is the place of each in the new document."""
+    org = await new_org(client)
+    flow = await org.create_flow("F", [node("a"), node("b")], [edge("a", "b")])
+    url = f"{org.flows_url}/{flow['id']}"
+    h = org.admin.headers
+    for ops in (
+        [{"op": "updateNode", "id": "a", "set": {"position": "nowhere"}}],
+        [{"op": "addNode", "node": {**node("c"), "position": {"x": "left", "y": 0}}}],
+        [{"op": "addEdge", "edge": edge("a", "ghost")}],
+        [{"op": "rename", "name": 42}],
+    ):
+        bad = await client.patch(url, headers=h, json={"ops": ops})
+        assert_error(bad, 422, "validation_error")
+    after = (await client.get(url, headers=h)).json()
+    assert after["version"] == 1
+    good = await client.patch(
+        url, headers=h, json={"ops": [{"op": "updateNode", "id": "b", "set": {"type": "t2"}}]}
+    )
+    assert good.status_code == 200 and good.json()["version"] == 2
