@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import datetime
 import ipaddress
+import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -17,6 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from tests.helpers import PASSWORD
 from tests.process import ServerProcess, free_port
 
 pytestmark = pytest.mark.slow
@@ -78,6 +81,47 @@ def test_https_and_wss_with_hsts(tmp_path: Path) -> None:
             return closed.value.rcvd.code if closed.value.rcvd else None
 
         assert asyncio.run(wss_round_trip()) == 4401
+
+        # A live query's frames over TLS: written straight to the TLS transport (the
+        # direct path of minibase.sockets.direct_frames), read back intact.
+        signed_up = httpx.post(
+            f"{server.base_url}/v1/auth/signup",
+            json={"email": "tls@example.com", "password": PASSWORD, "name": "T"},
+            verify=server.verify,
+        )
+        assert signed_up.status_code == 201, signed_up.text
+        token = signed_up.json()["token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        org = httpx.post(
+            f"{server.base_url}/v1/orgs", json={"name": "Acme"}, headers=auth, verify=server.verify
+        ).json()
+        big = {"id": "a", "type": "t", "position": {"x": 0, "y": 0}, "data": {"t": "é" * 40_000}}
+        flow = httpx.post(
+            f"{server.base_url}/v1/orgs/{org['id']}/flows",
+            json={"name": "Ünïcode", "nodes": [big], "edges": []},
+            headers=auth,
+            verify=server.verify,
+        )
+        assert flow.status_code == 201, flow.text
+
+        async def wss_live_query() -> list[dict[str, Any]]:
+            url = f"wss://127.0.0.1:{server.port}/v1/sync?token={token}"
+            frames = []
+            async with websockets.connect(url, ssl=server.verify) as ws:
+                await ws.send(json.dumps({"type": "ping"}))
+                frames.append(json.loads(await asyncio.wait_for(ws.recv(), 10)))
+                args = {"orgId": org["id"], "flowId": flow.json()["id"]}
+                subscribe = {"type": "subscribe", "id": "f", "query": "flows.get", "args": args}
+                await ws.send(json.dumps(subscribe))
+                frames.append(json.loads(await asyncio.wait_for(ws.recv(), 10)))
+            return frames
+
+        # A short frame and one over 64 KiB (80 KB of UTF-8: the 8-byte length).
+        pong, result = asyncio.run(wss_live_query())
+        assert pong == {"type": "pong"}
+        assert result["type"] == "result" and result["id"] == "f"
+        assert result["value"]["name"] == "Ünïcode"
+        assert result["value"]["nodes"] == [big]
     finally:
         assert server.stop() == 0
     assert "Traceback" not in server.log_path.read_text()
