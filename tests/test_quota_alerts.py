@@ -4,6 +4,7 @@ write), again after going down and back up; mail through the notification mailer
 from __future__ import annotations
 
 import asyncio
+import itertools
 import secrets
 from typing import Any
 
@@ -172,7 +173,7 @@ async def test_a_busy_org_is_checked_at_most_once_per_interval(
         await asyncio.wait_for(watcher.settle(), TIMEOUT)
     finally:
         await watcher.close()
-    gaps = [b - a for a, b in zip(checks, checks[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(checks)]
     assert 2 <= len(checks) < 30
     assert min(gaps) >= quota_alerts.MIN_CHECK_INTERVAL * 0.99
     assert checks[-1] >= marked[-1]  # the last mark was checked after it was made
