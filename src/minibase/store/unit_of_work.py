@@ -39,7 +39,7 @@ from sqlalchemy.sql.visitors import iterate
 
 from minibase.domain.events import Event, Publisher
 from minibase.domain.principal import Principal
-from minibase.store.compiled import PostgresPrepared, Prepared, Rows
+from minibase.store.compiled import PostgresPrepared, Prepared, Processor, Rows
 from minibase.store.data_keys import KeyRing, Sealer, destroy_key, sealer_for
 from minibase.store.database import Database, Executor, OrgEntry, PostgresConnection
 from minibase.store.hot_cache import HotCache
@@ -99,7 +99,13 @@ def prepared(statement: Executable) -> Prepared:
     return Prepared(statement)
 
 
-def prepared_postgres(sql: str, names: Sequence[str], *, arrays: bool = False) -> PostgresPrepared:
+def prepared_postgres(
+    sql: str,
+    names: Sequence[str],
+    *,
+    arrays: bool = False,
+    bind: Sequence[Processor] | None = None,
+) -> PostgresPrepared:
     """PostgreSQL text whose ``$1`` is the org (filled in by the unit of work, like
     :data:`TENANT_PARAM`) and ``$2``... the parameters ``names``: for the few statements
     SQLAlchemy cannot express, such as several data-modifying CTEs in one round trip.
@@ -109,7 +115,7 @@ def prepared_postgres(sql: str, names: Sequence[str], *, arrays: bool = False) -
     text that does not use ``$1`` is refused."""
     if not re.search(r"\$1(?!\d)", sql):
         raise TenantScopeError("PostgreSQL text must scope by $1, the org")
-    return PostgresPrepared(sql, names, arrays=arrays)
+    return PostgresPrepared(sql, names, arrays=arrays, bind=bind)
 
 
 Params = Mapping[str, Any] | Sequence[Mapping[str, Any]]
