@@ -28,10 +28,14 @@ from minibase.logs import detached
 from minibase.services import audit
 from minibase.services.usage import add_to_counters
 from minibase.store import run_queue
+from minibase.store.array_writes import BatchWrite
 from minibase.store.compiled import PostgresPrepared, Prepared
 from minibase.store.unit_of_work import Store, TenantUnitOfWork
 
 T = TypeVar("T")
+
+Deferrable = Prepared | PostgresPrepared | BatchWrite
+"""A statement whose rows a :class:`RunBatch` writes at the end of its transaction."""
 
 MAX_BATCH = 64
 """Jobs written by one transaction at most (bounds how long one holds the org's lock)."""
@@ -49,20 +53,21 @@ class RunBatch:
 
     uow: TenantUnitOfWork
     _audit: list[tuple[str, str, str, dict[str, Any]]] = field(default_factory=list)
-    _deferred: dict[
-        tuple[int, int], tuple[Prepared | PostgresPrepared, list[Mapping[str, Any]]]
-    ] = field(default_factory=dict)
+    _deferred: dict[tuple[int, int], tuple[Deferrable, list[Mapping[str, Any]]]] = field(
+        default_factory=dict
+    )
     _storage: int = 0
 
     def defer(
         self,
         step: int,
-        statement: Prepared | PostgresPrepared,
+        statement: Deferrable,
         rows: Sequence[Mapping[str, Any]],
     ) -> None:
         """Run ``statement`` for ``rows`` at the end of the transaction, with the rows
         other jobs deferred to it (in one call: an ``executemany``, or one statement over
-        arrays of them), after the statements of lower ``step``s."""
+        arrays of them, as a :class:`BatchWrite` chooses), after the statements of lower
+        ``step``s."""
         if rows:
             key = (step, id(statement))
             entry = self._deferred.get(key)
@@ -80,7 +85,10 @@ class RunBatch:
         deferred, self._deferred = self._deferred, {}
         for key in sorted(deferred):  # by step, then in a fixed order within one
             statement, rows = deferred[key]
-            await self.uow.execute(statement, rows)
+            if isinstance(statement, BatchWrite):
+                await statement.write(self.uow, rows)
+            else:
+                await self.uow.execute(statement, rows)
         if self._storage:
             await add_to_counters(self.uow, storage=self._storage)
             self._storage = 0

@@ -51,6 +51,7 @@ from minibase.services.runs import RUNS_KIND
 from minibase.services.runs import finish_canceled as cancel_queued
 from minibase.services.waiting import wait_event
 from minibase.store import analytics_rollups, run_queue
+from minibase.store.array_writes import BatchWrite, insert_rows, update_rows
 from minibase.store.run_queue import Claim
 from minibase.store.tables import JSONText, node_outputs, run_nodes, runs
 from minibase.store.tables import run_queue as run_queue_table
@@ -59,6 +60,7 @@ from minibase.store.unit_of_work import (
     Store,
     TenantUnitOfWork,
     prepared,
+    prepared_postgres,
     scoped_insert,
     scoped_select,
     scoped_update,
@@ -66,28 +68,67 @@ from minibase.store.unit_of_work import (
 
 log = logging.getLogger("minibase.engine")
 
-_INSERT_OUTPUT = prepared(scoped_insert(node_outputs))
-_MARK_RUNNING = prepared(
-    scoped_update(run_nodes)
-    .where(
-        run_nodes.c.run_id == bindparam("b_run"),
-        run_nodes.c.node_id == bindparam("b_node"),
-        run_nodes.c.status == "pending",
-    )
-    .values(status="running", started_at=bindparam("v_started"))
+# The node records and run ends of a shared transaction: on PostgreSQL each one
+# statement over arrays of the rows of all its runs (``store/array_writes.py``), on
+# SQLite an executemany. A run has one job per transaction, so a (run, node) occurs
+# once per statement; ``keys`` makes a repeat fall back to one row at a time all the same.
+_OUTPUT_COLUMNS = (
+    "id",
+    "flow_id",
+    "node_id",
+    "output",
+    "timestamp",
+    "compute_time",
+    "size_bytes",
+    "run_id",
+    "cached",
+    "cache_key",
 )
-_FINISH_NODE = prepared(
-    scoped_update(run_nodes)
-    .where(run_nodes.c.run_id == bindparam("b_run"), run_nodes.c.node_id == bindparam("b_node"))
-    .values(
-        status=bindparam("v_status"),
-        cached=bindparam("v_cached"),
-        started_at=bindparam("v_started"),
-        finished_at=bindparam("v_finished"),
-        compute_time=bindparam("v_compute"),
-        output_id=bindparam("v_output"),
-        error=bindparam("v_error", type_=JSONText),
-    )
+_INSERT_OUTPUT = BatchWrite(
+    prepared(scoped_insert(node_outputs)), insert_rows(node_outputs, _OUTPUT_COLUMNS)
+)
+_NODE_KEY = {"b_run": "run_id", "b_node": "node_id"}
+_MARK_RUNNING = BatchWrite(
+    prepared(
+        scoped_update(run_nodes)
+        .where(
+            run_nodes.c.run_id == bindparam("b_run"),
+            run_nodes.c.node_id == bindparam("b_node"),
+            run_nodes.c.status == "pending",
+        )
+        .values(status="running", started_at=bindparam("v_started"))
+    ),
+    update_rows(
+        run_nodes,
+        _NODE_KEY,
+        {"started_at": "v_started"},
+        fixed={"status": "'running'"},
+        where="t.status = 'pending'",
+    ),
+    keys=("b_run", "b_node"),
+)
+_FINISH_VALUES = {
+    "status": "v_status",
+    "cached": "v_cached",
+    "started_at": "v_started",
+    "finished_at": "v_finished",
+    "compute_time": "v_compute",
+    "output_id": "v_output",
+    "error": "v_error",
+}
+_FINISH_NODE = BatchWrite(
+    prepared(
+        scoped_update(run_nodes)
+        .where(run_nodes.c.run_id == bindparam("b_run"), run_nodes.c.node_id == bindparam("b_node"))
+        .values(
+            {
+                column: bindparam(param, type_=run_nodes.c[column].type)
+                for column, param in _FINISH_VALUES.items()
+            }
+        )
+    ),
+    update_rows(run_nodes, _NODE_KEY, _FINISH_VALUES),
+    keys=("b_run", "b_node"),
 )
 _CACHED_COLUMNS = (node_outputs.c.id, node_outputs.c.output, node_outputs.c.compute_time)
 _LOOKUP = prepared(
@@ -120,21 +161,42 @@ _BEGIN_FIRST = prepared(
     .returning(*runs.c)
 )
 """A run's first attempt begins in one statement (nothing to recover, no cancel yet)."""
-_FINISH_RUN = prepared(
-    scoped_update(runs)
-    .where(runs.c.id == bindparam("b_run"))
-    .values(
-        status=bindparam("v_status"),
-        finished_at=bindparam("v_finished"),
-        error=bindparam("v_error", type_=JSONText),
-        compute_ms=runs.c.compute_ms + bindparam("v_compute"),
-    )
+_FINISH_RUN = BatchWrite(
+    prepared(
+        scoped_update(runs)
+        .where(runs.c.id == bindparam("b_run"))
+        .values(
+            status=bindparam("v_status"),
+            finished_at=bindparam("v_finished"),
+            error=bindparam("v_error", type_=JSONText),
+            compute_ms=runs.c.compute_ms + bindparam("v_compute"),
+        )
+    ),
+    update_rows(
+        runs,
+        {"b_run": "id"},
+        {
+            "status": "v_status",
+            "finished_at": "v_finished",
+            "error": "v_error",
+            "compute_ms": "v_compute",
+        },
+        merge={"compute_ms": "{old} + {new}"},
+    ),
+    keys=("b_run",),
 )
-_RELEASE = prepared(
-    run_queue_table.delete().where(
-        run_queue_table.c.run_id == bindparam("b_run"),
-        run_queue_table.c.owner_org == bindparam(TENANT_PARAM),
-    )
+_RELEASE = BatchWrite(
+    prepared(
+        run_queue_table.delete().where(
+            run_queue_table.c.run_id == bindparam("b_run"),
+            run_queue_table.c.owner_org == bindparam(TENANT_PARAM),
+        )
+    ),
+    prepared_postgres(
+        "DELETE FROM run_queue WHERE owner_org = $1::text AND run_id = ANY($2::text[])",
+        ["b_run"],
+        arrays=True,
+    ),
 )
 
 STEP_RUNNING, STEP_OUTPUTS, STEP_NODES, STEP_RUNS, STEP_RELEASE, STEP_ANALYTICS = range(6)
@@ -347,8 +409,7 @@ class Recorder:
         if unversioned:
             # Rows of other runs first: an older output of the node may be among them.
             await batch.write_deferred()
-            if outputs:
-                await uow.execute(_INSERT_OUTPUT, outputs)
+            await _INSERT_OUTPUT.write(uow, outputs)
             for node_id, keep in unversioned:
                 storage -= await _drop_older_outputs(uow, self.flow_id, node_id, keep)
             outputs = []

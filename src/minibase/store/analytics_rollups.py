@@ -37,7 +37,6 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Float,
-    Integer,
     String,
     Table,
     TextClause,
@@ -53,6 +52,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from minibase.domain.latency_histogram import BOUNDS, BUCKETS, bucket_of
+from minibase.store.array_writes import array_type
 from minibase.store.compiled import PostgresPrepared, Prepared
 from minibase.store.tables import analytics_nodes, analytics_runs, node_outputs
 from minibase.store.unit_of_work import (
@@ -322,17 +322,6 @@ def _repeats() -> Any:
     return case((earlier, 1), else_=0)
 
 
-_ARRAY_TYPES: dict[type, str] = {Integer: "int4", BigInteger: "int8", Float: "float8"}
-
-
-def _array_type(column: Any) -> str:
-    """The PostgreSQL array element type a parameter of ``column`` is bound as (strings
-    as ``text``: a cast to ``varchar(n)`` would cut a long value instead of refusing it)."""
-    if isinstance(column.type, String):
-        return "text"
-    return _ARRAY_TYPES[type(column.type)]
-
-
 def _batch_upsert(
     table: Table, values: Sequence[str], repeats: bool, bucket: int | None
 ) -> PostgresPrepared:
@@ -374,7 +363,7 @@ def _batch_upsert(
             "AND p.timestamp <= r.at AND (p.timestamp < r.at OR p.id < r.output)"
         )
         aggregates.append(f"SUM(CASE WHEN EXISTS ({earlier}) THEN 1 ELSE 0 END)")
-    arrays = ", ".join(f"${i}::{_array_type(c)}[]" for i, (_, c) in enumerate(inputs, start=2))
+    arrays = ", ".join(f"${i}::{array_type(c)}[]" for i, (_, c) in enumerate(inputs, start=2))
     names = ", ".join(name for name, _ in inputs)
     sql = (
         f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT {', '.join(aggregates)} "

@@ -151,14 +151,26 @@ class PostgresPrepared:
 
     With ``arrays``, each of ``$2``... is an array with one element per parameter set,
     so a list of sets runs as one statement (``unnest($2::int[], ...)``) rather than once
-    per set: an ``executemany`` costs PostgreSQL a full execution per row."""
+    per set: an ``executemany`` costs PostgreSQL a full execution per row. ``bind``, one
+    per name (or none), turns a value into what the array holds (the columns' own bind
+    processors, such as JSON to text: asyncpg sees only the array)."""
 
-    __slots__ = ("_row_type", "arrays", "names", "sql")
+    __slots__ = ("_row_type", "arrays", "bind", "names", "sql")
 
-    def __init__(self, sql: str, names: Sequence[str], *, arrays: bool = False) -> None:
+    def __init__(
+        self,
+        sql: str,
+        names: Sequence[str],
+        *,
+        arrays: bool = False,
+        bind: Sequence[Processor] | None = None,
+    ) -> None:
         self.sql = sql
         self.names = tuple(names)
         self.arrays = arrays
+        self.bind = tuple(bind) if bind is not None else (None,) * len(self.names)
+        if len(self.bind) != len(self.names):
+            raise ValueError("one bind processor (or None) per name")
         self._row_type: type | None = None
 
     def rows(self, records: Sequence[Any]) -> list[Any]:
@@ -175,4 +187,10 @@ class PostgresPrepared:
 
     def array_arguments(self, org_id: str, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
         """The arguments of an ``arrays`` statement: per name, its value in each row."""
-        return [org_id, *([row[name] for row in rows] for name in self.names)]
+        out: list[Any] = [org_id]
+        for name, process in zip(self.names, self.bind, strict=True):
+            if process is None:
+                out.append([row[name] for row in rows])
+            else:
+                out.append([process(row[name]) for row in rows])
+        return out

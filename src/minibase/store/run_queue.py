@@ -16,14 +16,56 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import BigInteger, Integer, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
 from minibase.store.tables import run_queue
-from minibase.store.unit_of_work import UnitOfWork
+from minibase.store.unit_of_work import TenantUnitOfWork, UnitOfWork, prepared_postgres
 
 q = run_queue.c
 _other = aliased(run_queue)
+
+# A claim's two statements, built once: built per claim, their construction (and the
+# compiled-statement cache's key of it) cost the worker more CPU than running them.
+_busy = (
+    select(func.count())
+    .select_from(_other)
+    .where(
+        _other.c.owner_org == q.owner_org,
+        _other.c.lease_expires_at > bindparam("now", type_=BigInteger()),
+    )
+    .scalar_subquery()
+)
+_CANDIDATES = (
+    select(q.run_id, q.owner_org, q.max_concurrent, _busy.label("busy"))
+    .where(
+        q.available_at <= bindparam("now", type_=BigInteger()),
+        q.lease_expires_at <= bindparam("now", type_=BigInteger()),
+        or_(q.max_concurrent.is_(None), _busy < q.max_concurrent),
+    )
+    .order_by(q.available_at, q.run_id)
+    .limit(bindparam("limit", type_=Integer()))
+)
+_CANDIDATES_PG = _CANDIDATES.with_for_update(skip_locked=True, of=run_queue)
+_LEASE = (
+    update(run_queue)
+    .where(q.run_id.in_(bindparam("run_ids", expanding=True)))
+    .values(
+        lease_owner=bindparam("worker_id"),
+        lease_expires_at=bindparam("expires", type_=BigInteger()),
+        attempts=q.attempts + 1,
+    )
+    .returning(q.run_id, q.attempts)
+)
+
+_HELD = prepared_postgres(
+    "SELECT run_id FROM run_queue WHERE owner_org = $1::text AND run_id = ANY($2::text[]) "
+    "AND lease_owner = $3::text FOR SHARE",
+    ["run_ids", "worker_id"],
+)
+""":func:`held` in an org's transaction on PostgreSQL, compiled once: built per call (its
+``IN`` list expanded anew each time) it cost the run worker's transactions more CPU
+than any other statement of theirs. Its runs are the org's (``owner_org``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,24 +108,8 @@ async def claim_many(
     candidate carries the count of its org's live leases, and candidates beyond the
     org's allowance (that count plus those taken before it in this claim) are left
     alone (their row locks go with the transaction)."""
-    busy = (
-        select(func.count())
-        .select_from(_other)
-        .where(_other.c.owner_org == q.owner_org, _other.c.lease_expires_at > now)
-        .scalar_subquery()
-    )
-    candidates = (
-        select(q.run_id, q.owner_org, q.max_concurrent, busy.label("busy"))
-        .where(
-            q.available_at <= now,
-            q.lease_expires_at <= now,
-            or_(q.max_concurrent.is_(None), busy < q.max_concurrent),
-        )
-        .order_by(q.available_at, q.run_id)
-        .limit(limit)
-        .with_for_update(skip_locked=True, of=run_queue)
-    )
-    rows = (await uow.execute(candidates)).all()
+    params = {"now": now, "limit": limit}
+    rows = (await uow.execute(_CANDIDATES_PG if uow.is_postgres else _CANDIDATES, params)).all()
     taken: dict[str, int] = {}
     chosen: list[Any] = []
     for row in rows:
@@ -96,14 +122,12 @@ async def claim_many(
         return []
     leased = (
         await uow.execute(
-            update(run_queue)
-            .where(q.run_id.in_([row.run_id for row in chosen]))
-            .values(
-                lease_owner=worker_id,
-                lease_expires_at=now + lease_ms,
-                attempts=q.attempts + 1,
-            )
-            .returning(q.run_id, q.attempts)
+            _LEASE,
+            {
+                "run_ids": [row.run_id for row in chosen],
+                "worker_id": worker_id,
+                "expires": now + lease_ms,
+            },
         )
     ).all()
     attempts = {r.run_id: int(r.attempts) for r in leased}
@@ -129,6 +153,9 @@ async def held(uow: UnitOfWork, run_ids: Collection[str], worker_id: str) -> set
     statement; on PostgreSQL the rows stay share-locked until the transaction ends)."""
     if not run_ids:
         return set()
+    if uow.is_postgres and isinstance(uow, TenantUnitOfWork):
+        params = {"run_ids": list(run_ids), "worker_id": worker_id}
+        return {str(r.run_id) for r in (await uow.execute(_HELD, params)).all()}
     stmt = select(q.run_id).where(q.run_id.in_(list(run_ids)), q.lease_owner == worker_id)
     if uow.is_postgres:
         stmt = stmt.with_for_update(read=True)

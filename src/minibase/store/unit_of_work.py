@@ -13,6 +13,7 @@ commits, never for a rolled-back change.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -39,7 +40,7 @@ from sqlalchemy.sql.visitors import iterate
 
 from minibase.domain.events import Event, Publisher
 from minibase.domain.principal import Principal
-from minibase.store.compiled import PostgresPrepared, Prepared, Rows
+from minibase.store.compiled import PostgresPrepared, Prepared, Processor, Rows
 from minibase.store.data_keys import KeyRing, Sealer, destroy_key, sealer_for
 from minibase.store.database import Database, Executor, OrgEntry, PostgresConnection
 from minibase.store.hot_cache import HotCache
@@ -99,7 +100,13 @@ def prepared(statement: Executable) -> Prepared:
     return Prepared(statement)
 
 
-def prepared_postgres(sql: str, names: Sequence[str], *, arrays: bool = False) -> PostgresPrepared:
+def prepared_postgres(
+    sql: str,
+    names: Sequence[str],
+    *,
+    arrays: bool = False,
+    bind: Sequence[Processor] | None = None,
+) -> PostgresPrepared:
     """PostgreSQL text whose ``$1`` is the org (filled in by the unit of work, like
     :data:`TENANT_PARAM`) and ``$2``... the parameters ``names``: for the few statements
     SQLAlchemy cannot express, such as several data-modifying CTEs in one round trip.
@@ -109,7 +116,7 @@ def prepared_postgres(sql: str, names: Sequence[str], *, arrays: bool = False) -
     text that does not use ``$1`` is refused."""
     if not re.search(r"\$1(?!\d)", sql):
         raise TenantScopeError("PostgreSQL text must scope by $1, the org")
-    return PostgresPrepared(sql, names, arrays=arrays)
+    return PostgresPrepared(sql, names, arrays=arrays, bind=bind)
 
 
 Params = Mapping[str, Any] | Sequence[Mapping[str, Any]]
@@ -183,6 +190,15 @@ class UnitOfWork:
         self.events.append(event)
 
 
+@functools.lru_cache(maxsize=512)
+def _tables(statement: Executable) -> tuple[Table, ...]:
+    """The tables ``statement`` names. Statements are immutable, and those run often are
+    built once (the run queue's claim), so the walk is kept per statement object: it cost
+    a claim as much CPU as its execution."""
+    found = (e for e in iterate(statement) if isinstance(e, Table))  # type: ignore[arg-type]
+    return tuple(dict.fromkeys(found))
+
+
 class GlobalUnitOfWork(UnitOfWork):
     """A transaction over the global tables (users, sessions, idempotency records).
 
@@ -217,9 +233,8 @@ class GlobalUnitOfWork(UnitOfWork):
 
     def _check(self, statement: Executable) -> None:
         reading = isinstance(statement, Select)
-        for element in iterate(statement):  # type: ignore[arg-type]
-            if isinstance(element, Table):
-                self.check_table(element, reading=reading)
+        for table in _tables(statement):
+            self.check_table(table, reading=reading)
 
     async def find_by_secret(self, statement: Select[Any]) -> Result[Any]:
         """Run a ``SELECT`` that finds a tenant row by a secret's hash, before its org is known.
