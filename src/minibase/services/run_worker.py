@@ -523,6 +523,10 @@ class RunWorker:
             try:
                 claims = await self._claim(free)
             except Exception:
+                if self._stopping:
+                    # Closing: the cancel that stops a claim inside a database call can
+                    # come out as the driver's error ("connection is closed"), not a failure.
+                    break
                 log.warning("claiming a run failed", exc_info=True)
                 claims = []
             for claim in claims:
