@@ -32,7 +32,7 @@ class TimerLoop:
     name = "timer-loop"
     """The task's name."""
     wake_on: frozenset[EventKind] = frozenset()
-    """Event kinds that may have set a timer: the loop runs a pass at once (see :meth:`wakes`)."""
+    """Event kinds that may have set a timer: the loop runs a pass at once."""
     log = logging.getLogger("minibase")
     failure = "timer pass failed"
     """Logged (with the traceback) when a pass fails; the loop goes on."""
@@ -49,10 +49,6 @@ class TimerLoop:
         self._unsubscribe: Callable[[], None] | None = None
         self.stopping = False
         """Set by :meth:`close`: a long pass may check it to stop between its steps."""
-
-    def wakes(self, event: Event) -> bool:
-        """Whether ``event`` may have set a timer (then a pass runs at once)."""
-        return event.kind in self.wake_on
 
     async def run_pass(self) -> None:
         """Do what is due now."""
@@ -84,7 +80,7 @@ class TimerLoop:
             await self._task
 
     async def _on_event(self, event: Event) -> None:
-        if self.wakes(event):
+        if event.kind in self.wake_on:
             self._wake.set()
 
     async def _loop(self) -> None:
