@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from typing import Any
 
 import httpx
 import pytest
 
 from minibase.config import Settings
+from minibase.services import run_worker
 from tests.engine.helpers import e, n
 from tests.engine.runs_helpers import (
     get,
@@ -122,6 +124,57 @@ async def test_a_fan_out_is_served_from_the_cache_node_by_node(client: httpx.Asy
     firsts = {r["nodeId"]: r for r in await outputs(org, flow["id"]) if r["runId"] == first["id"]}
     assert len(rows) == len(nodes)
     assert all(rows[k]["output"] == firsts[k]["output"] for k in rows)
+
+
+async def test_a_rerun_reads_the_cache_from_the_flows_last_run(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A chain long enough to read ahead, and a branch whose outputs are too big to.
+    chain = [n("a", "constant", value={"value": 1})]
+    chain += [n(f"m{i}", "math", expression="value + 1") for i in range(18)]
+    nodes = [*chain, n("out", "output"), n("big", "constant", value="y" * 10_000)]
+    nodes.append(n("bigout", "output"))
+    ids = [node["id"] for node in chain] + ["out"]
+    edges = [e(x, y) for x, y in itertools.pairwise(ids)] + [e("big", "bigout")]
+    assert len(nodes) >= run_worker.PREFETCH_MIN_NODES
+    looked_up: list[str] = []
+    find = run_worker._find
+
+    async def counting_find(uow: Any, key: str, flow_id: str | None) -> Any:
+        looked_up.append(key)
+        return await find(uow, key, flow_id)
+
+    monkeypatch.setattr(run_worker, "_find", counting_find)
+    org = await new_org(client)
+    flow = await org.create_flow(nodes=nodes, edges=edges)
+    first = await run_to_end(org, flow["id"])
+    assert first["status"] == "succeeded" and len(looked_up) == len(nodes)
+    looked_up.clear()
+    second = await run_to_end(org, flow["id"])
+    assert second["status"] == "succeeded"
+    assert all(node["cached"] for node in second["nodes"])
+    assert len(looked_up) == 2  # big and bigout: the rest came with the first lookup
+    rows = {r["nodeId"]: r for r in await outputs(org, flow["id"]) if r["runId"] == second["id"]}
+    assert rows["out"]["output"] == {"value": 19} and rows["bigout"]["output"] == {
+        "value": "y" * 10_000
+    }
+    # A changed constant changes every key below it: those miss, and run again.
+    changed = [dict(node) for node in nodes]
+    changed[0] = n("a", "constant", value={"value": 100})
+    put = await client.put(
+        f"{org.flows_url}/{flow['id']}",
+        json={"nodes": changed, "edges": edges, "baseVersion": flow["version"]},
+        headers=org.admin.headers,
+    )
+    assert put.status_code == 200, put.text
+    looked_up.clear()
+    third = await run_to_end(org, flow["id"])
+    cached = {k: v["cached"] for k, v in nodes_by_id(third).items()}
+    assert cached == {node["id"]: node["id"] in ("big", "bigout") for node in nodes}
+    assert len(looked_up) == len(nodes)
+    assert (await outputs(org, flow["id"], nodeId="out", latest="true"))[0]["output"] == {
+        "value": 118
+    }
 
 
 async def test_subset_runs_only_what_the_nodes_need(client: httpx.AsyncClient) -> None:

@@ -28,7 +28,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, func
+from sqlalchemy import select as sa_select
 
 from minibase.config import Settings
 from minibase.domain.events import Event, EventBus, EventKind
@@ -130,7 +131,6 @@ _FINISH_NODE = BatchWrite(
     update_rows(run_nodes, _NODE_KEY, _FINISH_VALUES),
     keys=("b_run", "b_node"),
 )
-_CACHED_COLUMNS = (node_outputs.c.id, node_outputs.c.output, node_outputs.c.compute_time)
 _LOOKUP = prepared(
     scoped_select(
         node_outputs, node_outputs.c.id, node_outputs.c.output, node_outputs.c.compute_time
@@ -150,6 +150,53 @@ _LOOKUP_IN_FLOW = prepared(
     .order_by(node_outputs.c.timestamp.desc())
     .limit(1)
 )
+PREFETCH_MIN_NODES = 16
+"""A plan with fewer nodes looks its keys up one by one (a few lookups cost less than
+reading ahead)."""
+PREFETCH_ROW_BYTES = 8 * 1024
+"""An output larger than this is not read ahead; its node's lookup reads it when asked."""
+PREFETCH_BYTES = 4 * 1024 * 1024
+"""At most this many bytes of the last run's outputs are read ahead for one run."""
+
+_LAST_FINISHED_RUN = (
+    scoped_select(runs, runs.c.id)
+    .where(
+        runs.c.flow_id == bindparam("flow"),
+        runs.c.id != bindparam("run"),
+        runs.c.finished_at.is_not(None),
+    )
+    .order_by(runs.c.created_at.desc())
+    .limit(1)
+    .scalar_subquery()
+)
+_KEYED_OUTPUTS = (
+    scoped_select(
+        node_outputs,
+        node_outputs.c.cache_key,
+        node_outputs.c.id,
+        node_outputs.c.output,
+        node_outputs.c.compute_time,
+        func.sum(node_outputs.c.size_bytes).over(order_by=node_outputs.c.id).label("upto"),
+    )
+    .where(
+        node_outputs.c.run_id == _LAST_FINISHED_RUN,
+        node_outputs.c.cache_key.is_not(None),
+        node_outputs.c.size_bytes <= PREFETCH_ROW_BYTES,
+    )
+    .subquery()
+)
+_PREFETCH = prepared(
+    sa_select(
+        _KEYED_OUTPUTS.c.cache_key,
+        _KEYED_OUTPUTS.c.id,
+        _KEYED_OUTPUTS.c.output,
+        _KEYED_OUTPUTS.c.compute_time,
+    ).where(_KEYED_OUTPUTS.c.upto <= PREFETCH_BYTES)
+)
+"""The keyed outputs of the flow's last finished run, up to :data:`PREFETCH_BYTES`: a
+rerun of an unchanged flow finds each node's cached result among them, with no
+transaction per lookup (a 1,000-node chain looks its keys up one after the other)."""
+
 _BEGIN_FIRST = prepared(
     scoped_update(runs)
     .where(
@@ -237,6 +284,10 @@ class Recorder:
         self.compute_ms = 0.0
         self._lookups: dict[tuple[str, bool], list[asyncio.Future[CachedResult | None]]] = {}
         self._looking_up: asyncio.Task[None] | None = None
+        self._prefetched: dict[str, tuple[bytes, float]] | None = (
+            None if len(plan.nodes) >= PREFETCH_MIN_NODES else {}
+        )
+        """Outputs read ahead by cache key (see :data:`_PREFETCH`); ``None``: not read yet."""
 
     async def lookup(self, node: PlanNode, key: str) -> CachedResult | None:
         """The newest stored output with ``key`` (in the flow, or the org's when the node
@@ -244,7 +295,12 @@ class Recorder:
 
         The lookups of nodes that become ready together (a fan-out's branches) are read
         in one transaction, each key once: one transaction per node made a 1,000-node
-        fan-out wait on the pool for a thousand of them."""
+        fan-out wait on the pool for a thousand of them. The first lookup of a large plan
+        also reads the keyed outputs of the flow's last finished run; a key found among
+        them needs no transaction (a rerun of an unchanged chain)."""
+        if self._prefetched is not None and key in self._prefetched:
+            output, compute_time = self._prefetched[key]
+            return CachedResult(orjson.loads(output), output, compute_time)
         future: asyncio.Future[CachedResult | None] = asyncio.get_running_loop().create_future()
         scope = (key, bool(node.processing.shareAcrossOrganization))
         self._lookups.setdefault(scope, []).append(future)
@@ -258,30 +314,38 @@ class Recorder:
             pending, self._lookups = self._lookups, {}
             try:
                 async with self.store.tenant(self.claim.org_id, SYSTEM) as uow:
-                    sealer = await uow.sealer()
+                    if self._prefetched is None:
+                        self._prefetched = await self._prefetch(uow)
                     for (key, shared), futures in pending.items():
-                        if shared:
-                            row = (await uow.execute(_LOOKUP, {"key": key})).first()
-                        else:
-                            params = {"key": key, "flow": self.flow_id}
-                            row = (await uow.execute(_LOOKUP_IN_FLOW, params)).first()
-                        output = None
-                        if row is not None:
-                            output = sealer.open(node_outputs.c.output, row.id, bytes(row.output))
+                        found = self._prefetched.get(key)
+                        if found is None:
+                            found = await _find(uow, key, None if shared else self.flow_id)
                         for future in futures:
                             if future.done():  # its node was canceled
                                 continue
                             # Each node its own parsed copy: a node may change its inputs.
                             future.set_result(
                                 None
-                                if row is None or output is None
-                                else CachedResult(orjson.loads(output), output, row.compute_time)
+                                if found is None
+                                else CachedResult(orjson.loads(found[0]), found[0], found[1])
                             )
             except Exception as exc:  # noqa: BLE001 - handed to every waiting node as raised
                 for futures in pending.values():
                     for future in futures:
                         if not future.done():
                             future.set_exception(exc)
+
+    async def _prefetch(self, uow: TenantUnitOfWork) -> dict[str, tuple[bytes, float]]:
+        """The keyed outputs of the flow's last finished run, opened, by cache key."""
+        sealer = await uow.sealer()
+        params = {"flow": self.flow_id, "run": self.claim.run_id}
+        return {
+            row.cache_key: (
+                sealer.open(node_outputs.c.output, row.id, bytes(row.output)),
+                row.compute_time,
+            )
+            for row in (await uow.execute(_PREFETCH, params)).all()
+        }
 
     def started(self, node_id: str, at: int) -> None:
         self._started[node_id] = at
@@ -428,6 +492,19 @@ class Recorder:
         if outputs or unversioned:
             uow.emit(Event(uow.org_id, EventKind.OUTPUTS, (self.flow_id,)))
             uow.emit(Event(uow.org_id, EventKind.USAGE))
+
+
+async def _find(uow: TenantUnitOfWork, key: str, flow_id: str | None) -> tuple[bytes, float] | None:
+    """The newest stored output with cache ``key`` (in ``flow_id``, or anywhere in the
+    org), opened, with its compute time."""
+    if flow_id is None:
+        row = (await uow.execute(_LOOKUP, {"key": key})).first()
+    else:
+        row = (await uow.execute(_LOOKUP_IN_FLOW, {"key": key, "flow": flow_id})).first()
+    if row is None:
+        return None
+    sealer = await uow.sealer()
+    return sealer.open(node_outputs.c.output, row.id, bytes(row.output)), row.compute_time
 
 
 def _done(plan: Plan, update: Mapping[str, Any]) -> analytics_rollups.NodeDone:
