@@ -20,6 +20,12 @@ running their own loops, with their own connection pools, in this one process; o
 SQLite, which has one writer process per data dir), each with ``--concurrency`` runs at
 once (8), timed until no run is queued or running. SQLite always; PostgreSQL too with
 ``--postgres`` (a scratch database is created beside the one named, and dropped).
+
+With ``--processes`` the PostgreSQL runs are executed a second way, as deployed: two
+``minibase worker`` processes, started before the runs are queued and held with SIGSTOP
+while they are, then let go and timed the same way. Each way prints the CPU per run of
+the workers and of PostgreSQL (its server processes, read from /proc): where the time
+goes.
 """
 
 from __future__ import annotations
@@ -28,7 +34,9 @@ import argparse
 import asyncio
 import os
 import secrets
+import signal
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -182,6 +190,20 @@ async def throughput(
             await _throughput_once(
                 settings, client, headers, org_id, flow_id, args, label, registry, concurrency
             )
+            if args.processes and not settings.is_sqlite:
+                await _throughput_processes(
+                    settings, client, headers, org_id, flow_id, args, concurrency
+                )
+
+
+async def _queue(
+    client: httpx.AsyncClient, headers: dict[str, str], org_id: str, flow_id: str, runs: int
+) -> None:
+    for _ in range(runs):
+        queued = await client.post(
+            f"/v1/orgs/{org_id}/flows/{flow_id}/runs", json={"force": True}, headers=headers
+        )
+        assert queued.status_code == 202, queued.text
 
 
 async def _throughput_once(
@@ -195,11 +217,8 @@ async def _throughput_once(
     registry: NodeRegistry,
     concurrency: int,
 ) -> None:
-    for _ in range(args.runs):
-        queued = await client.post(
-            f"/v1/orgs/{org_id}/flows/{flow_id}/runs", json={"force": True}, headers=headers
-        )
-        assert queued.status_code == 202, queued.text
+    await _queue(client, headers, org_id, flow_id, args.runs)
+    postgres0 = _postgres_usage(settings)
     fast = settings.model_copy(update={"worker_concurrency": concurrency})
     # SQLite is one writer process per data dir: one worker there; two on PostgreSQL.
     databases = [Database(fast) for _ in range(1 if settings.is_sqlite else 2)]
@@ -215,6 +234,7 @@ async def _throughput_once(
         await asyncio.sleep(0.005)
     elapsed = time.perf_counter() - t0
     cpu = time.process_time() - cpu0
+    postgres = _usage_per_run(postgres0, _postgres_usage(settings), args.runs)
     for worker in workers:
         await worker.close()
     for db in [*databases, watcher.database]:
@@ -223,9 +243,103 @@ async def _throughput_once(
         f"{label}: {args.runs} runs of 3 nodes by {len(workers)} worker(s) "
         f"({concurrency} runs at once each) in {elapsed:.2f} s: "
         f"**{args.runs / elapsed:.0f} runs/s**; this process's CPU "
-        f"{cpu / args.runs * 1000:.2f} ms per run; load average {os.getloadavg()[0]:.1f}",
+        f"{cpu / args.runs * 1000:.2f} ms per run{postgres}; "
+        f"load average {os.getloadavg()[0]:.1f}",
         flush=True,
     )
+
+
+async def _throughput_processes(
+    settings: Settings,
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    org_id: str,
+    flow_id: str,
+    args: argparse.Namespace,
+    concurrency: int,
+) -> None:
+    """The runs executed by two ``minibase worker`` processes (see the module's docstring)."""
+    env = {
+        **os.environ,
+        "MINIBASE_DATABASE_URL": settings.database_url,
+        "MINIBASE_WORKER_CONCURRENCY": str(concurrency),
+        "MINIBASE_RUN_POLL_SECONDS": "0.005",
+        "MINIBASE_LOG_LEVEL": "warning",
+    }
+    command = [sys.executable, "-m", "minibase", "worker", "--data-dir", str(settings.data_dir)]
+    workers = [
+        await asyncio.create_subprocess_exec(*command, env=env, stdout=asyncio.subprocess.PIPE)
+        for _ in range(2)
+    ]
+    watcher = Store(Database(settings))
+    try:
+        for worker in workers:  # each says so once it is claiming
+            assert worker.stdout is not None
+            line = await asyncio.wait_for(worker.stdout.readline(), 60)
+            assert b"is running" in line, line
+            worker.send_signal(signal.SIGSTOP)
+        await _queue(client, headers, org_id, flow_id, args.runs)
+        cpu0 = sum(_process_cpu(w.pid) for w in workers)
+        postgres0 = _postgres_usage(settings)
+        t0 = time.perf_counter()
+        for worker in workers:
+            worker.send_signal(signal.SIGCONT)
+        while await _open_runs(watcher, org_id):  # noqa: ASYNC110 - the database is what changes
+            await asyncio.sleep(0.005)
+        elapsed = time.perf_counter() - t0
+        cpu = sum(_process_cpu(w.pid) for w in workers) - cpu0
+        postgres = _usage_per_run(postgres0, _postgres_usage(settings), args.runs)
+    finally:
+        for worker in workers:
+            worker.send_signal(signal.SIGCONT)
+            worker.terminate()
+        for worker in workers:
+            await asyncio.wait_for(worker.wait(), 30)
+        await watcher.database.close()
+    print(
+        f"PostgreSQL: {args.runs} runs of 3 nodes by 2 worker processes "
+        f"({concurrency} runs at once each) in {elapsed:.2f} s: "
+        f"**{args.runs / elapsed:.0f} runs/s**; the workers' CPU "
+        f"{cpu / args.runs * 1000:.2f} ms per run{postgres}; "
+        f"load average {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _process_cpu(pid: int) -> float:
+    """Seconds of CPU (user + system) process ``pid`` used so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def _postgres_cpu() -> float:
+    """CPU seconds used so far by this machine's PostgreSQL server processes."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() == "postgres":
+                total += _process_cpu(int(entry.name))
+        except OSError:  # it ended meanwhile
+            continue
+    return total
+
+
+def _postgres_usage(settings: Settings) -> float | None:
+    """PostgreSQL's CPU so far (``None`` on SQLite). Backends that end between two
+    readings take their CPU with them: the workers' connections live through a
+    measurement, so it is not missed."""
+    return None if settings.is_sqlite else _postgres_cpu()
+
+
+def _usage_per_run(before: float | None, after: float | None, runs: int) -> str:
+    if before is None or after is None:
+        return ""
+    return f", PostgreSQL's {(after - before) / runs * 1000:.2f} ms per run"
 
 
 _OPEN_RUNS: dict[str, Any] = {}
@@ -274,6 +388,11 @@ async def main() -> None:
     )
     parser.add_argument(
         "--only", choices=("overhead", "throughput"), default=None, help="one part only"
+    )
+    parser.add_argument(
+        "--processes",
+        action="store_true",
+        help="on PostgreSQL, also run the throughput part with two worker processes",
     )
     args = parser.parse_args()
     print("| database | DAG | engine | direct calls | engine | overhead per node | ratio |")
