@@ -140,6 +140,12 @@ def create_app(
             awareness_max_clients=settings.collab_awareness_max_clients,
             awareness_max_state_bytes=settings.collab_awareness_max_state_bytes,
             awareness_per_second=settings.collab_awareness_per_second,
+            rebase_over_bytes=(
+                settings.collab_rebase_over_bytes
+                if settings.collab_rebase_over_bytes and not settings.redis_url
+                else None
+            ),
+            rebase_idle=settings.collab_rebase_idle_seconds,
         )
         setting_limits = Limits(
             max_nodes=settings.max_flow_nodes,

@@ -268,6 +268,24 @@ class Settings(BaseSettings):
     collab_unload_seconds: float = Field(
         5.0, ge=0, description="A collab room stays loaded this long after its last client left."
     )
+    collab_rebase_over_bytes: int = Field(
+        64 * 1024,
+        ge=0,
+        description=(
+            "A collab room that loads rebases its flow's stored Yjs state (the same "
+            "content, no editing history) when the state is larger than this, unchanged "
+            "for collab_rebase_idle_seconds, and at least halved by it; 0: never. Never "
+            "with redis_url set (another instance may hold the room)."
+        ),
+    )
+    collab_rebase_idle_seconds: float = Field(
+        3600.0,
+        ge=0,
+        description=(
+            "How long a flow's stored Yjs state must be unchanged before it is rebased "
+            "(offline edits of older documents to entries that existed are dropped)."
+        ),
+    )
     collab_awareness_max_clients: int = Field(
         8, ge=1, description="Most Yjs client ids one collab socket may announce presence for."
     )

@@ -19,6 +19,15 @@ class CollabOptions:
     """Compact the update log once this many rows follow the snapshot ..."""
     compact_after_bytes: int = 256 * 1024
     """... or once they hold this many bytes."""
+    rebase_over_bytes: int | None = None
+    """A room that loads rebases its stored state (:mod:`minibase.collab.rebase`) when it
+    is larger than this, unchanged for ``rebase_idle`` and at least halved by it;
+    ``None``: never. Only safe where no other instance can hold the room (the app
+    leaves it off with Redis)."""
+    rebase_idle: float = 3600.0
+    """How long a flow's stored Yjs state must be unchanged before it is rebased: a
+    client that edited offline against the old state for longer loses those changes
+    to entries that existed before (see docs/collab.md, "Rebasing")."""
     awareness_timeout: float = 30.0
     """An awareness state not renewed for this long is removed (stock clients renew every 15 s)."""
     awareness_max_clients: int = 8

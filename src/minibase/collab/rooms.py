@@ -26,14 +26,16 @@ from pycrdt import Doc
 from minibase.collab.client import Client
 from minibase.collab.flow_doc import FlowDoc
 from minibase.collab.options import CollabOptions
+from minibase.collab.rebase import rebaser
 from minibase.collab.rest_sync import RestSync
 from minibase.collab.room import ORIGIN_SEED, Room
 from minibase.domain.collab import FlowBridge
 from minibase.domain.events import Event, EventBus, EventKind
 from minibase.domain.flow_json import FlowJSON
 from minibase.domain.principal import SYSTEM, Principal
+from minibase.ids import now_ms
 from minibase.logs import detached
-from minibase.store.collab_log import CollabStore
+from minibase.store.collab_log import CollabStore, StoredDoc
 
 log = logging.getLogger("minibase.collab")
 
@@ -202,7 +204,11 @@ class RoomManager:
         org_id, flow_id = key
         try:
             hint = await self.bridge.load(org_id, flow_id)
-            stored = await self.persistence.load(org_id, flow_id) if self.persistence else None
+            stored = None
+            if self.persistence is not None:
+                stored = await self.persistence.load(org_id, flow_id)
+                if await self._rebased(org_id, flow_id, stored):
+                    stored = await self.persistence.load(org_id, flow_id)
             log_rows = log_bytes = watermark = 0
             if stored is None or stored.empty:
                 flow_doc = FlowDoc()
@@ -243,6 +249,26 @@ class RoomManager:
             return room
         finally:
             self._loading.pop(key, None)
+
+    async def _rebased(self, org_id: str, flow_id: str, stored: StoredDoc) -> bool:
+        """Rebase the stored state before the room loads it, if the options allow it and
+        it is large and has been unchanged long enough (:mod:`minibase.collab.rebase`)."""
+        over = self.options.rebase_over_bytes
+        if (
+            over is None
+            or self.persistence is None
+            or stored.snapshot is None
+            or stored.updates
+            or len(stored.snapshot) <= over
+            or stored.snapshot_at is None
+        ):
+            return False
+        unchanged_since = now_ms() - int(self.options.rebase_idle * 1000)
+        if stored.snapshot_at > unchanged_since:
+            return False
+        return await self.persistence.rebase(
+            org_id, flow_id, rebaser(over), unchanged_since=unchanged_since
+        )
 
     # --- unloading --------------------------------------------------------------------
 

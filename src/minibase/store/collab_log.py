@@ -28,6 +28,7 @@ them (migration ``0007`` counted the rows stored before).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,6 +112,8 @@ class StoredDoc:
     upto_seq: int
     updates: list[bytes]
     last_seq: int
+    snapshot_at: int | None = None
+    """When the snapshot was last written (ms): the last compaction, usually an unload."""
 
     @property
     def empty(self) -> bool:
@@ -149,6 +152,7 @@ class CollabStore:
                         flow_doc_snapshots,
                         flow_doc_snapshots.c.state,
                         flow_doc_snapshots.c.upto_seq,
+                        flow_doc_snapshots.c.updated_at,
                     ).where(
                         flow_doc_snapshots.c.flow_id == flow_id,
                         flow_doc_snapshots.c.upto_seq > after_seq,
@@ -168,7 +172,54 @@ class CollabStore:
             upto_seq=start,
             updates=[sealer.open(UPDATE, f"{flow_id}/{r.seq}", bytes(r.update)) for r in rows],
             last_seq=int(rows[-1].seq) if rows else start,
+            snapshot_at=int(snap.updated_at) if snap is not None else None,
         )
+
+    async def rebase(
+        self,
+        org_id: str,
+        flow_id: str,
+        rebase: Callable[[bytes], bytes | None],
+        *,
+        unchanged_since: int,
+    ) -> bool:
+        """Replace the snapshot by ``rebase(state)`` (the same content without its
+        history, ``collab/rebase.py``) if nothing was appended after it and it was
+        written at or before ``unchanged_since`` (ms); ``False`` if not, or if
+        ``rebase`` returns ``None``. Under the flow's lock, like an append."""
+        async with self.store.tenant(org_id, SYSTEM, write=True) as uow:
+            await self._lock_flow(uow, flow_id)
+            snap = (
+                await uow.execute(
+                    uow.select(flow_doc_snapshots).where(flow_doc_snapshots.c.flow_id == flow_id)
+                )
+            ).first()
+            if snap is None or int(snap.updated_at) > unchanged_since:
+                return False
+            after = (
+                await uow.execute(
+                    uow.select(flow_doc_updates, flow_doc_updates.c.seq)
+                    .where(
+                        flow_doc_updates.c.flow_id == flow_id,
+                        flow_doc_updates.c.seq > snap.upto_seq,
+                    )
+                    .limit(1)
+                )
+            ).first()
+            if after is not None:
+                return False
+            sealer = await uow.sealer()
+            rebased = rebase(sealer.open(STATE, flow_id, bytes(snap.state)))
+            if rebased is None:
+                return False
+            sealed = sealer.seal(STATE, flow_id, rebased)
+            await uow.execute(
+                uow.update(flow_doc_snapshots)
+                .where(flow_doc_snapshots.c.flow_id == flow_id)
+                .values(state=sealed, size_bytes=len(sealed), updated_at=now_ms())
+            )
+            await self._count(uow, flow_id, len(sealed) - int(snap.size_bytes))
+        return True
 
     @staticmethod
     async def _lock_flow(uow: TenantUnitOfWork, flow_id: str) -> None:
