@@ -13,7 +13,8 @@ old history is gone, in terms standard Yjs clients already understand:
   document keeps writing with its old client id and clock; an old client that receives
   the new state deletes all its old items;
 - the content is written by a new client id greater than every old one (at least 2**32,
-  above the uint32 ids Yjs clients pick), each root entry with no origin: on a client that
+  above the uint32 ids Yjs clients draw; yrs clients draw below 2**53, JavaScript's
+  largest safe integer), each root entry with no origin: on a client that
   still holds the old items of an entry, YATA orders such an item after all of them, so
   it becomes the entry's value there too, and the two converge.
 
