@@ -228,10 +228,8 @@ async def _throughput_once(
     cpu0 = time.process_time()
     for worker in workers:
         await worker.start()
-    # The workers run their own loops (claims of as many runs as they have free slots);
-    # the queue is looked at every 5 ms until it is empty.
-    while await _open_runs(watcher, org_id):  # noqa: ASYNC110 - the database is what changes
-        await asyncio.sleep(0.005)
+    # The workers run their own loops (claims of as many runs as they have free slots).
+    await _until_done(watcher, org_id)
     elapsed = time.perf_counter() - t0
     cpu = time.process_time() - cpu0
     postgres = _usage_per_run(postgres0, _postgres_usage(settings), args.runs)
@@ -284,8 +282,7 @@ async def _throughput_processes(
         t0 = time.perf_counter()
         for worker in workers:
             worker.send_signal(signal.SIGCONT)
-        while await _open_runs(watcher, org_id):  # noqa: ASYNC110 - the database is what changes
-            await asyncio.sleep(0.005)
+        await _until_done(watcher, org_id)
         elapsed = time.perf_counter() - t0
         cpu = sum(_process_cpu(w.pid) for w in workers) - cpu0
         postgres = _usage_per_run(postgres0, _postgres_usage(settings), args.runs)
@@ -340,6 +337,12 @@ def _usage_per_run(before: float | None, after: float | None, runs: int) -> str:
     if before is None or after is None:
         return ""
     return f", PostgreSQL's {(after - before) / runs * 1000:.2f} ms per run"
+
+
+async def _until_done(watcher: Store, org_id: str) -> None:
+    """Return once no run of the org is queued or running (looked at every 5 ms)."""
+    while await _open_runs(watcher, org_id):  # noqa: ASYNC110 - the database is what changes
+        await asyncio.sleep(0.005)
 
 
 _OPEN_RUNS: dict[str, Any] = {}

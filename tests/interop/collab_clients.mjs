@@ -5,20 +5,14 @@
 import * as Y from 'yjs'
 import WebSocket from 'ws'
 import * as decoding from 'lib0/decoding'
+import { failAfter, flowState, sleep } from './common.mjs'
 import { WebsocketProvider as WebsocketProvider2 } from 'y-websocket'
 import { WebsocketProvider as WebsocketProvider3 } from 'y-websocket-v3'
 
 const [serverUrl, flowId, tokenList, viewerToken, major = '2'] = process.argv.slice(2)
 const WebsocketProvider = major === '3' ? WebsocketProvider3 : WebsocketProvider2
 const TIMEOUT_MS = 20000
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
-
-const fail = (message, extra = {}) => {
-  console.error(JSON.stringify({ error: message, ...extra }))
-  process.exit(1)
-}
-let diagnose = () => ({})
-setTimeout(() => fail('timeout', diagnose()), TIMEOUT_MS).unref()
+const setDiagnose = failAfter(TIMEOUT_MS)
 
 const connect = (token, name) => {
   const doc = new Y.Doc()
@@ -55,36 +49,19 @@ const newNode = (id, x, y, label) => {
   return node
 }
 
-// Key order of plain JSON objects is not preserved through yrs (it decodes them into hash
-// maps), so compare with sorted keys.
-const canonical = (value) =>
-  Array.isArray(value)
-    ? value.map(canonical)
-    : value && typeof value === 'object'
-      ? Object.fromEntries(Object.keys(value).sort().map((k) => [k, canonical(value[k])]))
-      : value
-
-const state = (client) => {
-  const nodes = client.doc.getMap('nodes').toJSON()
-  const edges = client.doc.getMap('edges').toJSON()
-  return canonical({
-    name: client.doc.getMap('meta').get('name') ?? '',
-    nodes: Object.keys(nodes).sort().map((k) => nodes[k]),
-    edges: Object.keys(edges).sort().map((k) => edges[k])
-  })
-}
+const state = (client) => flowState(client.doc)
 
 const tokens = tokenList.split(',')
 const editors = tokens.map((token, i) => connect(token, `editor${i}`))
 const viewer = connect(viewerToken, 'viewer')
 const everyone = [...editors, viewer]
-diagnose = () => ({
+setDiagnose(() => ({
   synced: everyone.map((c) => c.provider.synced),
   states: everyone.map(state),
   denied: viewer.denied,
   notes: editors.map((c) => c.notes),
   awareness: everyone.map((c) => c.provider.awareness.getStates().size)
-})
+}))
 await Promise.all(everyone.map(synced))
 
 // Concurrent edits, all in the same tick.

@@ -6,12 +6,12 @@
 import * as Y from 'yjs'
 import WebSocket from 'ws'
 import { createInterface } from 'node:readline'
+import { canonical, flowState, sleep } from './common.mjs'
 import { WebsocketProvider as WebsocketProvider2 } from 'y-websocket'
 import { WebsocketProvider as WebsocketProvider3 } from 'y-websocket-v3'
 
 const [serverUrl, flowId, token, count, rounds, seed, major = '2'] = process.argv.slice(2)
 const WebsocketProvider = major === '3' ? WebsocketProvider3 : WebsocketProvider2
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 setTimeout(() => { console.error('timeout'); process.exit(1) }, 180000).unref()
 
 // mulberry32: a small seeded PRNG, so a failing run can be replayed.
@@ -67,21 +67,7 @@ const edit = (client, me, step) => {
   }
 }
 
-const canonical = (value) =>
-  Array.isArray(value)
-    ? value.map(canonical)
-    : value && typeof value === 'object'
-      ? Object.fromEntries(Object.keys(value).sort().map((k) => [k, canonical(value[k])]))
-      : value
-const state = (client) => {
-  const nodes = client.doc.getMap('nodes').toJSON()
-  const edges = client.doc.getMap('edges').toJSON()
-  return JSON.stringify(canonical({
-    name: client.doc.getMap('meta').get('name') ?? '',
-    nodes: Object.keys(nodes).sort().map((k) => nodes[k]),
-    edges: Object.keys(edges).sort().map((k) => edges[k])
-  }))
-}
+const state = (client) => JSON.stringify(flowState(client.doc))
 const allSynced = () => clients.every((c) => c.provider.wsconnected && c.provider.synced)
 
 while (!allSynced()) await sleep(20)

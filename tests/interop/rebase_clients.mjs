@@ -9,33 +9,13 @@ import * as Y from 'yjs'
 import WebSocket from 'ws'
 import { WebsocketProvider } from 'y-websocket'
 import readline from 'node:readline'
+import { failAfter, flowState, sleep } from './common.mjs'
 
 const [serverUrl, flowId, token, dragsArg] = process.argv.slice(2)
 const drags = Number(dragsArg)
 const TIMEOUT_MS = 40000
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
-const fail = (message, extra = {}) => {
-  console.error(JSON.stringify({ error: message, ...extra }))
-  process.exit(1)
-}
-let diagnose = () => ({})
-setTimeout(() => fail('timeout', diagnose()), TIMEOUT_MS).unref()
+const setDiagnose = failAfter(TIMEOUT_MS)
 
-const canonical = (value) =>
-  Array.isArray(value)
-    ? value.map(canonical)
-    : value && typeof value === 'object'
-      ? Object.fromEntries(Object.keys(value).sort().map((k) => [k, canonical(value[k])]))
-      : value
-const state = (doc) => {
-  const nodes = doc.getMap('nodes').toJSON()
-  const edges = doc.getMap('edges').toJSON()
-  return canonical({
-    name: doc.getMap('meta').get('name') ?? '',
-    nodes: Object.keys(nodes).sort().map((k) => nodes[k]),
-    edges: Object.keys(edges).sort().map((k) => edges[k])
-  })
-}
 const synced = (provider) => new Promise((resolve) => {
   if (provider.synced) resolve()
   else provider.once('sync', (isSynced) => isSynced && resolve())
@@ -54,11 +34,11 @@ const clients = Array.from({ length: 10 }, () => {
   return { doc, provider }
 })
 const same = () => {
-  const states = clients.map((c) => JSON.stringify(state(c.doc)))
+  const states = clients.map((c) => JSON.stringify(flowState(c.doc)))
   return states.every((s) => s === states[0])
 }
 const positionOf = (doc, id) => doc.getMap('nodes').get(id)?.get('position')
-diagnose = () => ({ synced: clients.map((c) => c.provider.synced), a: clients.map((c) => positionOf(c.doc, 'a')) })
+setDiagnose(() => ({ synced: clients.map((c) => c.provider.synced), a: clients.map((c) => positionOf(c.doc, 'a')) }))
 await Promise.all(clients.map((c) => synced(c.provider)))
 
 // Interleaved drags: each client moves node a once it has seen the drag before its own
@@ -80,7 +60,7 @@ for (let i = 0; i < drags; i++) {
   doc.getMap('nodes').get('a').set('position', { x: i + 1, y: i % 7 })
 }
 await until(() => clients.every((c) => positionOf(c.doc, 'a')?.x === drags) && same())
-const before = state(clients[0].doc)
+const before = flowState(clients[0].doc)
 
 // Offline: every provider disconnects, keeping its document; one adds a node meanwhile,
 // another moves node b (an entry that exists before the rebase).
@@ -105,7 +85,7 @@ await until(same)
 // A stale client edits again after the reconnect: the others (and the server) see it.
 clients[3].doc.getMap('nodes').get('a').set('position', { x: 1234, y: 5 })
 await until(() => clients.every((c) => positionOf(c.doc, 'a')?.x === 1234) && same())
-const result = { before, after: state(clients[0].doc) }
+const result = { before, after: flowState(clients[0].doc) }
 clients.forEach((c) => c.provider.destroy())
 console.log(JSON.stringify(result))
 process.exit(0)

@@ -188,12 +188,7 @@ class CollabStore:
         written at or before ``unchanged_since`` (ms); ``False`` if not, or if
         ``rebase`` returns ``None``. Under the flow's lock, like an append."""
         async with self.store.tenant(org_id, SYSTEM, write=True) as uow:
-            await self._lock_flow(uow, flow_id)
-            snap = (
-                await uow.execute(
-                    uow.select(flow_doc_snapshots).where(flow_doc_snapshots.c.flow_id == flow_id)
-                )
-            ).first()
+            snap = await self._locked_snapshot(uow, flow_id)
             if snap is None or int(snap.updated_at) > unchanged_since:
                 return False
             after = (
@@ -220,6 +215,13 @@ class CollabStore:
             )
             await self._count(uow, flow_id, len(sealed) - int(snap.size_bytes))
         return True
+
+    @classmethod
+    async def _locked_snapshot(cls, uow: TenantUnitOfWork, flow_id: str) -> Any:
+        """The flow's snapshot row (or ``None``), read under the flow's lock."""
+        await cls._lock_flow(uow, flow_id)
+        query = uow.select(flow_doc_snapshots).where(flow_doc_snapshots.c.flow_id == flow_id)
+        return (await uow.execute(query)).first()
 
     @staticmethod
     async def _lock_flow(uow: TenantUnitOfWork, flow_id: str) -> None:
@@ -275,12 +277,7 @@ class CollabStore:
     async def compact(self, org_id: str, flow_id: str) -> Compaction | None:
         """Merge the snapshot and the whole current log into a new snapshot."""
         async with self.store.tenant(org_id, SYSTEM, write=True) as uow:
-            await self._lock_flow(uow, flow_id)
-            snap = (
-                await uow.execute(
-                    uow.select(flow_doc_snapshots).where(flow_doc_snapshots.c.flow_id == flow_id)
-                )
-            ).first()
+            snap = await self._locked_snapshot(uow, flow_id)
             upto = int(snap.upto_seq) if snap is not None else 0
             rows = (
                 await uow.execute(
