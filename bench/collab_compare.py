@@ -80,7 +80,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 sys.path[:0] = [str(ROOT / "src"), str(ROOT), str(BENCH)]
 
-from _bare_ws import BareSocket  # noqa: E402
+from _bare_ws import BareSocket, freeze_heap  # noqa: E402
 
 HOCUSPOCUS_DIR = BENCH / "hocuspocus"
 Y_WEBSOCKET_DIR = BENCH / "y-websocket"
@@ -266,6 +266,7 @@ async def measure(target: Target, args: argparse.Namespace) -> dict[str, Any]:
             sock.writer.transport.set_protocol(watch)
             writers.append((sock, watch, doc, node))
 
+        freeze_heap()
         started = time.perf_counter()
         window_start = started + args.warmup
         window_end = window_start + args.seconds

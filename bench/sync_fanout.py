@@ -31,7 +31,7 @@ import httpx
 import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _bare_ws import BareSocket
+from _bare_ws import BareSocket, freeze_heap
 from _server import ROOT, running_server, seed
 
 LIMITS = {"MINIBASE_SYNC_MAX_SOCKETS_PER_USER": "1000000", "MINIBASE_SYNC_QUEUE_LIMIT": "4096"}
@@ -126,6 +126,7 @@ async def _changes(
     delays: list[float] = []
     url = f"/v1/orgs/{ids['org']}/flows/{ids['flow']}"
     watches = _watches(sockets) if light else []
+    freeze_heap()
     for i in range(changes):
         version = first_version + i
         waiters: list[Any]
