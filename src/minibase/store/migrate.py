@@ -6,6 +6,7 @@ migrate and the others wait, then find nothing left to do.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
@@ -45,6 +46,16 @@ def known_revisions() -> set[str]:
     return {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
 
 
+log = logging.getLogger("minibase.store")
+
+AUTOVACUUM_OFF = (
+    "PostgreSQL's autovacuum is off: keep it on, or run ANALYZE as the tables grow. "
+    "Without statistics, each pooled connection keeps the plans it made while the tables "
+    "were small, and a lookup by key may read every row of an organization "
+    "(docs/guide.md, Operations)."
+)
+
+
 def _upgrade(connection: Connection, settings: Settings, revision: str) -> None:
     command.upgrade(alembic_config(connection, settings), revision)
 
@@ -62,6 +73,10 @@ async def migrate(settings: Settings, revision: str = "head") -> None:
             try:
                 await conn.run_sync(_upgrade, settings, revision)
                 await conn.commit()
+                if settings.is_postgres:
+                    setting = await conn.execute(text("SELECT current_setting('autovacuum')"))
+                    if setting.scalar_one() != "on":
+                        log.warning(AUTOVACUUM_OFF)
             finally:
                 if settings.is_postgres:
                     await conn.execute(
