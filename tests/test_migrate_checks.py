@@ -1,4 +1,4 @@
-"""What ``migrate`` says about the database it migrated."""
+"""What the server says at start about the database it migrated."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from minibase.config import Settings
-from minibase.store.migrate import AUTOVACUUM_OFF, migrate
+from minibase.store.migrate import AUTOVACUUM_OFF, migrate, warn_of_settings
 
 
 async def _autovacuum(settings: Settings) -> str:
@@ -22,14 +22,18 @@ async def _autovacuum(settings: Settings) -> str:
         await engine.dispose()
 
 
-async def test_a_postgresql_without_autovacuum_is_named_at_migration(
+async def test_a_postgresql_without_autovacuum_is_named_at_start(
     settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     # Without statistics, pooled connections keep the plans they made on near-empty
     # tables (a lookup by key read every run of an org in the engine benchmark): an
-    # operator who turned autovacuum off is told once, at migration.
+    # operator who turned autovacuum off is told at each start (`minibase migrate`,
+    # `serve`, `worker`); migrating alone (a backup's scratch database) says nothing.
     with caplog.at_level(logging.WARNING, logger="minibase.store"):
         await migrate(settings)
+    assert AUTOVACUUM_OFF not in caplog.messages
+    with caplog.at_level(logging.WARNING, logger="minibase.store"):
+        await warn_of_settings(settings)
     warned = AUTOVACUUM_OFF in caplog.messages
     if settings.is_sqlite:
         assert not warned

@@ -146,9 +146,10 @@ def _server_class() -> type[Any]:
 
 
 async def _migrate(settings: Settings) -> None:
-    from minibase.store.migrate import migrate
+    from minibase.store.migrate import migrate, warn_of_settings
 
     await migrate(settings)
+    await warn_of_settings(settings)
 
 
 async def _migrate_and_check_keys(settings: Settings) -> None:
