@@ -11,7 +11,7 @@ before did), it lets the event loop turn once more for as long as each turn brin
 updates, up to :data:`GATHER_SECONDS`. Writers answering the last broadcast arrive over
 several turns; gathered, their updates cost one append and one frame per socket instead
 of several (measured with 50 writers and 50 readers: about 16 updates a frame before,
-about 36 after, and a quarter less CPU per update). A lone edit (one writer) is never held.
+about 36 after, and a sixth less CPU per update). A lone edit (one writer) is never held.
 
 Updates another instance stored (integrated inside :meth:`DurableBroadcast.remote`) are
 durable already: they go out with the next frame without being appended again.

@@ -22,6 +22,15 @@ from minibase.store.files import secure_data_dir
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 ADVISORY_LOCK_KEY = 0x6D696E6962617365  # "minibase"
 
+log = logging.getLogger("minibase.store")
+
+AUTOVACUUM_OFF = (
+    "PostgreSQL's autovacuum is off: keep it on, or run ANALYZE as the tables grow. "
+    "Without statistics, each pooled connection keeps the plans it made while the tables "
+    "were small, and a lookup by key may read every row of an organization "
+    "(docs/guide.md, Operations)."
+)
+
 
 def alembic_config(connection: Connection, settings: Settings) -> Config:
     config = Config()
@@ -44,16 +53,6 @@ def known_revisions() -> set[str]:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     return {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
-
-
-log = logging.getLogger("minibase.store")
-
-AUTOVACUUM_OFF = (
-    "PostgreSQL's autovacuum is off: keep it on, or run ANALYZE as the tables grow. "
-    "Without statistics, each pooled connection keeps the plans it made while the tables "
-    "were small, and a lookup by key may read every row of an organization "
-    "(docs/guide.md, Operations)."
-)
 
 
 def _upgrade(connection: Connection, settings: Settings, revision: str) -> None:
