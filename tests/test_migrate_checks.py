@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from minibase.config import Settings
-from minibase.store.migrate import AUTOVACUUM_OFF, migrate, warn_of_settings
+from minibase.store.migrate import AUTOVACUUM_OFF, migrate
 
 
 async def _autovacuum(settings: Settings) -> str:
@@ -33,7 +33,7 @@ async def test_a_postgresql_without_autovacuum_is_named_at_start(
         await migrate(settings)
     assert AUTOVACUUM_OFF not in caplog.messages
     with caplog.at_level(logging.WARNING, logger="minibase.store"):
-        await warn_of_settings(settings)
+        await migrate(settings, warn_of_settings=True)
     warned = AUTOVACUUM_OFF in caplog.messages
     if settings.is_sqlite:
         assert not warned

@@ -146,10 +146,9 @@ def _server_class() -> type[Any]:
 
 
 async def _migrate(settings: Settings) -> None:
-    from minibase.store.migrate import migrate, warn_of_settings
+    from minibase.store.migrate import migrate
 
-    await migrate(settings)
-    await warn_of_settings(settings)
+    await migrate(settings, warn_of_settings=True)
 
 
 async def _migrate_and_check_keys(settings: Settings) -> None:

@@ -59,9 +59,16 @@ def _upgrade(connection: Connection, settings: Settings, revision: str) -> None:
     command.upgrade(alembic_config(connection, settings), revision)
 
 
-async def migrate(settings: Settings, revision: str = "head") -> None:
+async def migrate(
+    settings: Settings, revision: str = "head", *, warn_of_settings: bool = False
+) -> None:
     """Bring the database named by ``settings`` to the newest schema (or to ``revision``:
-    a restore first builds the schema its backup was taken with)."""
+    a restore first builds the schema its backup was taken with).
+
+    ``warn_of_settings``: also log what the database's own settings will cost the server
+    (PostgreSQL's autovacuum off), on the same connection. The server's starts ask for it
+    (``minibase migrate``, ``serve``, ``worker``); the scratch databases of a backup's
+    verification do not."""
     secure_data_dir(settings, create=True)
     engine = create_async_engine(settings.database_url, poolclass=NullPool, hide_parameters=True)
     try:
@@ -72,27 +79,15 @@ async def migrate(settings: Settings, revision: str = "head") -> None:
             try:
                 await conn.run_sync(_upgrade, settings, revision)
                 await conn.commit()
+                if warn_of_settings and settings.is_postgres:
+                    setting = await conn.execute(text("SELECT current_setting('autovacuum')"))
+                    if setting.scalar_one() != "on":
+                        log.warning(AUTOVACUUM_OFF)
             finally:
                 if settings.is_postgres:
                     await conn.execute(
                         text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_LOCK_KEY}
                     )
                     await conn.commit()
-    finally:
-        await engine.dispose()
-
-
-async def warn_of_settings(settings: Settings) -> None:
-    """Log what the database's own settings will cost the server (PostgreSQL's autovacuum
-    off). Called where the server's database is migrated (``minibase migrate``, ``serve``,
-    ``worker``), not for the scratch databases of a backup's verification."""
-    if not settings.is_postgres:
-        return
-    engine = create_async_engine(settings.database_url, poolclass=NullPool, hide_parameters=True)
-    try:
-        async with engine.connect() as conn:
-            setting = await conn.execute(text("SELECT current_setting('autovacuum')"))
-            if setting.scalar_one() != "on":
-                log.warning(AUTOVACUUM_OFF)
     finally:
         await engine.dispose()
