@@ -63,15 +63,23 @@ async def settle() -> None:
         await asyncio.sleep(0)
 
 
-async def test_updates_of_one_turn_are_broadcast_as_one_frame() -> None:
+async def _room_with_clients(
+    n: int,
+) -> tuple[Room, list[tuple[Client, FakeTransport]], FakeTransport]:
+    """A room with ``n`` synced editors and a synced reader whose frames so far are cleared."""
     room = Room("org", "flow", FlowDoc(), options=CollabOptions(), persistence=None, bridge=None)
-    writers = [make_client() for _ in range(5)]
+    writers = [make_client() for _ in range(n)]
     reader, reader_t = make_client()
     for client, _ in [*writers, (reader, reader_t)]:
         room.join(client)
         room.receive(client, protocol.sync_step1(b"\x00"))
     await settle()
     reader_t.frames.clear()
+    return room, writers, reader_t
+
+
+async def test_updates_of_one_turn_are_broadcast_as_one_frame() -> None:
+    room, writers, reader_t = await _room_with_clients(5)
     docs: list[Doc[Any]] = [Doc() for _ in writers]
     for i, ((client, _), doc) in enumerate(zip(writers, docs, strict=True)):
         for j in range(4):
@@ -88,32 +96,20 @@ async def test_updates_of_one_turn_are_broadcast_as_one_frame() -> None:
         assert sum(isinstance(m, protocol.SyncUpdate) for m in transport.messages()) == 1
 
 
-async def _updates_over_turns(
-    writers: int, turns: int, reader_t: FakeTransport, room: Room, clients: list[Client]
-) -> int:
-    """Feed ``writers`` updates in the first turn and one more in each of ``turns`` turns;
-    how many update frames the reader got once everything is broadcast."""
+async def _updates_over_turns(writers: int, turns: int) -> int:
+    """Feed one update from each of ``writers`` editors in the first turn and one more in
+    each of ``turns`` turns; how many update frames a reader got once all is broadcast."""
+    room, clients, reader_t = await _room_with_clients(writers)
     docs: list[Doc[Any]] = [Doc() for _ in clients]
-    for i in range(writers):
-        room.receive(clients[i], protocol.sync_update(edit(docs[i], f"first-{i}")))
+    for i, ((client, _), doc) in enumerate(zip(clients, docs, strict=True)):
+        room.receive(client, protocol.sync_update(edit(doc, f"first-{i}")))
+    first = clients[0][0]
     for turn in range(turns):
         await asyncio.sleep(0)
-        room.receive(clients[0], protocol.sync_update(edit(docs[0], f"turn-{turn}")))
+        room.receive(first, protocol.sync_update(edit(docs[0], f"turn-{turn}")))
     await asyncio.wait_for(room.drain(), 5)
     await settle()
     return sum(isinstance(m, protocol.SyncUpdate) for m in reader_t.messages())
-
-
-async def _room_with_clients(n: int) -> tuple[Room, list[Client], FakeTransport]:
-    room = Room("org", "flow", FlowDoc(), options=CollabOptions(), persistence=None, bridge=None)
-    clients = [make_client()[0] for _ in range(n)]
-    reader, reader_t = make_client()
-    for client in [*clients, reader]:
-        room.join(client)
-        room.receive(client, protocol.sync_step1(b"\x00"))
-    await settle()
-    reader_t.frames.clear()
-    return room, clients, reader_t
 
 
 async def test_updates_arriving_turn_after_turn_are_gathered_into_one_frame(
@@ -123,19 +119,16 @@ async def test_updates_arriving_turn_after_turn_are_gathered_into_one_frame(
     # writers answering the last broadcast arrive over several turns), and no longer:
     # the drain returns well before the (long) gather limit.
     monkeypatch.setattr(broadcast, "GATHER_SECONDS", 30.0)
-    room, clients, reader_t = await _room_with_clients(3)
-    assert await _updates_over_turns(3, 10, reader_t, room, clients) == 1
+    assert await _updates_over_turns(3, 10) == 1
     # The limit holds: with none, each turn's updates go out in their own frame.
     monkeypatch.setattr(broadcast, "GATHER_SECONDS", 0.0)
-    room, clients, reader_t = await _room_with_clients(3)
-    assert await _updates_over_turns(3, 10, reader_t, room, clients) > 2
+    assert await _updates_over_turns(3, 10) > 2
 
 
 async def test_a_lone_edit_is_not_held_for_more(monkeypatch: pytest.MonkeyPatch) -> None:
     # One update at a time (one writer) goes out at once, each in its own frame.
     monkeypatch.setattr(broadcast, "GATHER_SECONDS", 30.0)
-    room, clients, reader_t = await _room_with_clients(1)
-    assert await _updates_over_turns(1, 5, reader_t, room, clients) == 6
+    assert await _updates_over_turns(1, 5) == 6
 
 
 async def test_client_joins_broadcast_only_after_its_sync_step1() -> None:
