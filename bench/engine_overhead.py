@@ -328,6 +328,11 @@ def _postgres_cpu() -> float:
     return total
 
 
+def _dsn(url: str) -> str:
+    """asyncpg's form of a SQLAlchemy ``postgresql+asyncpg://`` URL."""
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
 async def _analyze(settings: Settings) -> None:
     """On PostgreSQL, what autovacuum does to tables that grew: ``ANALYZE``.
 
@@ -343,7 +348,7 @@ async def _analyze(settings: Settings) -> None:
         return
     import asyncpg
 
-    conn = await asyncpg.connect(settings.database_url.replace("postgresql+asyncpg", "postgresql"))
+    conn = await asyncpg.connect(_dsn(settings.database_url))
     try:
         await conn.execute("ANALYZE")
     finally:
@@ -397,7 +402,7 @@ async def _postgres(url: str, args: argparse.Namespace) -> None:
     import asyncpg
 
     name = "mb_bench_" + secrets.token_hex(4)
-    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+    dsn = _dsn(url)
     admin = await asyncpg.connect(dsn)
     await admin.execute(f'CREATE DATABASE "{name}"')
     await admin.close()
