@@ -12,6 +12,7 @@ import orjson
 import pytest
 
 from minibase.config import Settings
+from minibase.domain.plans import PLAN_DEFAULTS, Plan
 from minibase.errors import Conflict, InvalidArchive, UnsupportedFormat
 from minibase.services import backups
 from minibase.store.backup import Progress
@@ -77,8 +78,13 @@ async def test_backup_during_writes_keeps_every_acknowledged_write(
     acknowledged: list[str] = []
     stop, under_way = asyncio.Event(), asyncio.Event()
 
+    # A new org is on the free plan: the writer stops short of its flow quota (one flow is
+    # fill's), so that a backup outlasting 49 writes ends them instead of a quota_exceeded.
+    room = PLAN_DEFAULTS[Plan.FREE].max_flows
+    assert room is not None
+
     async def writer() -> None:
-        while not stop.is_set():
+        while not stop.is_set() and len(acknowledged) < room - 1:
             acknowledged.append((await org.create_flow(f"w{len(acknowledged)}"))["id"])
             if len(acknowledged) >= 5:
                 under_way.set()
