@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from minibase.collab.broadcast import DurableBroadcast
 from minibase.collab.flow_doc import Changes, FlowDoc
-from minibase.collab.rules import enforce
+from minibase.collab.rules import ORIGIN_RULES, enforce
 from minibase.domain.collab import Limits
 from minibase.logs import detached
 from minibase.store.collab_log import CollabStore
@@ -25,7 +25,6 @@ from minibase.store.collab_log import CollabStore
 log = logging.getLogger("minibase.collab")
 
 ORIGIN_REMOTE = "server:remote"
-ORIGIN_RULES = "server:rules"
 
 
 class CatchUp:
@@ -39,8 +38,10 @@ class CatchUp:
         limits: Limits,
         watermark: int,
         on_changes: Callable[[Changes], None] | None = None,
+        settle: Callable[[], None] | None = None,
     ) -> None:
         self._flow = flow
+        self._settle = settle
         self._on_changes = on_changes
         self._broadcast = broadcast
         self._persistence = persistence
@@ -82,6 +83,8 @@ class CatchUp:
         )
         if stored.empty:
             return
+        if self._settle is not None:
+            self._settle()  # local edits get their own check (their author, their limits)
         with broadcast.remote(), self._flow.doc.transaction(origin=ORIGIN_REMOTE):
             if stored.snapshot is not None:
                 self._flow.doc.apply_update(stored.snapshot)

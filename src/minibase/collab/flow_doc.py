@@ -12,7 +12,7 @@ ids a transaction touched; :meth:`FlowDoc.refresh` re-reads just those entries (
 Order: ``nodes`` and ``edges`` come out in a stable, deterministic order: the order of the
 flow JSON the document was seeded with or last written from REST (:meth:`apply_flow`,
 :meth:`set_order`), then entries added over Yjs in the order the server integrated them.
-Entries added by one refresh (one transaction or batch) are appended sorted by id. A room
+Entries added by one transaction are appended sorted by id. A room
 loaded from stored Yjs state takes the order of the REST flow as its hint; entries the
 hint does not name follow, sorted by id.
 
@@ -21,7 +21,8 @@ Numbers: Yjs stores every JSON number as a double; integral values come out as `
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -240,6 +241,8 @@ class FlowDoc:
         self._dirty_edges: Dirty = {}
         self._dirty_meta = False
         self._edges_by_node: dict[str, set[str]] = {}
+        self._editor: Hashable | None = None
+        self._edits: dict[Hashable, set[tuple[str, str]]] = {}
         self._subscriptions = [
             self.nodes.observe_deep(self._on_nodes),
             self.edges.observe_deep(self._on_edges),
@@ -273,18 +276,44 @@ class FlowDoc:
 
     # --- observation ------------------------------------------------------------------
 
+    @contextmanager
+    def edits_by(self, editor: Hashable) -> Iterator[None]:
+        """Record which entries the transactions committed inside touch, as ``editor``'s
+        (:meth:`take_edits`): whom to tell when the rules remove one."""
+        self._editor = editor
+        try:
+            yield
+        finally:
+            self._editor = None
+
+    def take_edits(self) -> dict[Hashable, set[tuple[str, str]]]:
+        """Per editor, the entries ``(kind, id)`` touched since the last call."""
+        edits, self._edits = self._edits, {}
+        return edits
+
     @staticmethod
-    def _touched(events: list[Any], into: Dirty) -> None:
+    def _touched(
+        events: list[Any], into: Dirty, seen: set[tuple[str, str]] | None, kind: str
+    ) -> None:
         """Mark the entries ``events`` changed: with the top-level keys of the entry they
-        changed when the events say (a change inside an entry's ``Y.Map``), else whole."""
+        changed when the events say (a change inside an entry's ``Y.Map``), else whole.
+
+        Entries are marked in the order their transactions came (each transaction's
+        sorted by id), which is the order new entries are materialized in. ``seen``
+        collects ``(kind, id)`` of every entry touched.
+        """
         for event in events:
             path = event.path
             if not path:  # entries of the root map set or deleted: whole entries
                 if isinstance(event, MapEvent):
-                    for key in getattr(event, "keys", ()):
-                        into[str(key)] = None
+                    for key in sorted(str(k) for k in getattr(event, "keys", ())):
+                        into[key] = None
+                        if seen is not None:
+                            seen.add((kind, key))
                 continue
             entry = str(path[0])
+            if seen is not None:
+                seen.add((kind, entry))
             if entry in into and into[entry] is None:
                 continue
             parts: set[str] | None = None
@@ -300,14 +329,22 @@ class FlowDoc:
                 assert known is not None
                 known.update(parts)
 
+    def _seen(self) -> set[tuple[str, str]] | None:
+        if self._editor is None:
+            return None
+        return self._edits.setdefault(self._editor, set())
+
     def _on_nodes(self, events: list[Any]) -> None:
-        self._touched(events, self._dirty_nodes)
+        self._touched(events, self._dirty_nodes, self._seen(), "node")
 
     def _on_edges(self, events: list[Any]) -> None:
-        self._touched(events, self._dirty_edges)
+        self._touched(events, self._dirty_edges, self._seen(), "edge")
 
     def _on_meta(self, event: Any) -> None:
         self._dirty_meta = True
+        seen = self._seen()
+        if seen is not None:
+            seen.update(("meta", str(key)) for key in getattr(event, "keys", ()))
 
     # --- materialization --------------------------------------------------------------
 
@@ -331,7 +368,7 @@ class FlowDoc:
             changes.meta_keys = sorted(k for k in list(self.meta.keys()) if k not in META_KEYS)
         if self._dirty_nodes:
             dirty, self._dirty_nodes = self._dirty_nodes, {}
-            for key in sorted(dirty):
+            for key in dirty:
                 value = self.nodes.get(key)
                 if value is None and key not in self.nodes:
                     if self.node_view.drop(key):
@@ -346,7 +383,7 @@ class FlowDoc:
                     changes.nodes_changed.append(key)
         if self._dirty_edges:
             dirty, self._dirty_edges = self._dirty_edges, {}
-            for key in sorted(dirty):
+            for key in dirty:
                 old = self.edge_view.values.get(key, _MISSING)
                 value = self.edges.get(key)
                 if value is None and key not in self.edges:

@@ -19,7 +19,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from minibase.collab.flow_doc import Changes, FlowDoc
+from minibase.collab.flow_doc import Changes
 from minibase.domain.collab import FlowBridge
 from minibase.domain.flow_json import FlowJSON
 from minibase.domain.principal import SYSTEM, Principal
@@ -44,7 +44,7 @@ class Materializer:
         self,
         org_id: str,
         flow_id: str,
-        flow: FlowDoc,
+        read: Callable[[], FlowJSON],
         bridge: FlowBridge | None,
         delay: float,
         drain: Callable[[], Awaitable[None]],
@@ -52,7 +52,7 @@ class Materializer:
     ) -> None:
         self.org_id = org_id
         self.flow_id = flow_id
-        self._flow = flow
+        self._read = read
         self._bridge = bridge
         self._delay = delay
         self._drain = drain
@@ -103,20 +103,22 @@ class Materializer:
 
     def flush(self) -> None:
         """Hand the edits made so far over now (in a task)."""
+        # The read comes first: it has the room check what waits, which may hand on more.
+        snapshot = self._snapshot() if self._author is not None else None
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         author, self._author = self._author, None
-        if author is None or self._bridge is None:
+        if author is None or snapshot is None or self._bridge is None:
             return
         task = asyncio.create_task(
-            self._hand_over(self._snapshot(), self.rest_generation, author), context=detached()
+            self._hand_over(snapshot, self.rest_generation, author), context=detached()
         )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     def _snapshot(self) -> FlowJSON:
-        flow_json = self._flow.materialize()
+        flow_json = self._read()
         return {**flow_json, "nodes": list(flow_json["nodes"]), "edges": list(flow_json["edges"])}
 
     async def _hand_over(self, snapshot: FlowJSON, generation: int, author: Principal) -> None:

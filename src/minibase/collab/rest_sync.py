@@ -75,7 +75,7 @@ class RestSync:
             pending = await self._bridge.rest_changes(room.org_id, room.flow_id)
             if pending is None:
                 return
-            current = room.flow.materialize()
+            current = room.materialize()
             base = pending.base if pending.base is not None else current
             merged = merge_flows(base, current, pending.flow).flow_doc
             merged.setdefault("name", pending.flow.get("name", ""))

@@ -19,8 +19,10 @@ The room itself does the handshake and the edits:
   nothing before it can integrate it. While an append is in flight, the answer waits
   for it: step 2 never carries an update that is not durable yet.
 - **Edits.** An editor's update is integrated at once (the broadcast captures what it
-  actually changed) and checked by :mod:`minibase.collab.rules`; a compensating server
-  transaction is captured the same way, and its author gets a type-100 frame
+  actually changed). The rules (:mod:`minibase.collab.rules`) check what was integrated
+  once per batch, before anything reads or stores it (:mod:`minibase.collab.checks`); a
+  compensating server transaction is captured the same way, and its author gets a
+  type-100 frame
   ``{"type": "rule_violation", "removed": [{kind, id, reason}], "reason": ...}``.
 - **Viewers.** Their document updates are neither integrated nor relayed; the first one
   is answered with permission-denied ``read-only``; the socket stays open.
@@ -30,18 +32,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Hashable
 
 from minibase.collab import protocol
 from minibase.collab.awareness import AwarenessRelay
 from minibase.collab.broadcast import DurableBroadcast
-from minibase.collab.catch_up import ORIGIN_RULES, CatchUp
+from minibase.collab.catch_up import CatchUp
+from minibase.collab.checks import PendingChecks
 from minibase.collab.client import Client
 from minibase.collab.compaction import Compactor
 from minibase.collab.flow_doc import FlowDoc
 from minibase.collab.materializer import Materializer
 from minibase.collab.options import CollabOptions
-from minibase.collab.rules import enforce
-from minibase.domain.collab import FlowBridge
+from minibase.collab.rules import Removal
+from minibase.domain.collab import FlowBridge, Limits
 from minibase.domain.flow_json import FlowJSON
 from minibase.domain.merge import merge_flows
 from minibase.domain.principal import SYSTEM, Principal
@@ -84,8 +88,19 @@ class Room:
             rows=log_rows,
             size=log_bytes,
         )
+        self.checks = PendingChecks(
+            flow_doc,
+            self._notify,
+            lambda author, changes: self.materializer.changed(author, changes),
+        )
         self.broadcast = DurableBroadcast(
-            org_id, flow_id, flow_doc.doc, self.clients, persistence, self._stored
+            org_id,
+            flow_id,
+            flow_doc.doc,
+            self.clients,
+            persistence,
+            self._stored,
+            before_batch=self.checks.check,
         )
         self.catch_up = CatchUp(
             flow_doc,
@@ -94,17 +109,19 @@ class Room:
             options.flow_limits,
             watermark,
             on_changes=lambda changes: self.materializer.caught_up(changes),
+            settle=self.checks.check,
         )
         self.bridge = bridge
         self.materializer = Materializer(
             org_id,
             flow_id,
-            flow_doc,
+            self.materialize,
             bridge,
             options.materialize_delay,
             self.drain,
             self._take_back,
         )
+        self._limits: dict[Limits, Limits] = {}
         self.awareness = AwarenessRelay(self.clients, options)
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -117,6 +134,11 @@ class Room:
         """An append failed: clients were closed (1011) and writes are refused."""
         return self.broadcast.broken
 
+    def materialize(self) -> FlowJSON:
+        """The live flow ``{"name", "nodes", "edges"}``, every integrated edit checked."""
+        self.checks.check()
+        return self.flow.materialize()
+
     async def drain(self) -> None:
         """Wait until everything integrated so far is stored and broadcast.
 
@@ -127,12 +149,14 @@ class Room:
     # --- edits ------------------------------------------------------------------------
 
     def apply_client_update(self, client: Client, update: bytes) -> None:
-        """Integrate an editor's update, enforce the rules, and queue the result."""
+        """Integrate an editor's update and queue it; the rules check it with its batch."""
         author = client.access.principal
+        limits = self._limits_of(client)
+        self.checks.before(author, limits)
         self.materializer.before_edit(author)
         before = self.broadcast.queued
         try:
-            with self.flow.doc.transaction(origin=client.origin):
+            with self.flow.edits_by(client), self.flow.doc.transaction(origin=client.origin):
                 self.flow.doc.apply_update(update)
         except (ValueError, RuntimeError) as exc:  # yrs reports some bad blocks as RuntimeError
             raise protocol.ProtocolError(f"bad Yjs update: {exc}") from exc
@@ -144,18 +168,27 @@ class Room:
             raise protocol.ProtocolError("bad Yjs update (rejected by yrs)") from exc
         if self.broadcast.queued == before:
             return  # nothing new (a duplicate, or structs waiting for missing ones)
-        limits = self.options.flow_limits.tighten(client.access.limits)
-        changes, removals = enforce(self.flow, limits, origin=ORIGIN_RULES)
-        if removals:
-            self.broadcast.notify(client, removals)
+        self.checks.add(client, author, limits)
         self.broadcast.claim(author)
-        self.materializer.changed(author, changes)
         self.broadcast.schedule()
+
+    def _limits_of(self, client: Client) -> Limits:
+        """The room's limits tightened by ``client``'s (computed once per distinct pair)."""
+        limits = self._limits.get(client.access.limits)
+        if limits is None:
+            limits = self.options.flow_limits.tighten(client.access.limits)
+            self._limits[client.access.limits] = limits
+        return limits
+
+    def _notify(self, editor: Hashable, removals: list[Removal]) -> None:
+        if isinstance(editor, Client):
+            self.broadcast.notify(editor, removals)
 
     async def apply_flow(self, flow_json: FlowJSON, author: Principal) -> bytes:
         """Apply a REST write as one minimal Yjs transaction; store and broadcast it."""
         if self.broken:
             raise ServiceUnavailable("The live flow document could not be stored.")
+        self.checks.check()
         if self.materializer.dirty:
             self.materializer.flush()
         update = self.flow.apply_flow(flow_json, origin=ORIGIN_REST)
@@ -174,7 +207,7 @@ class Room:
         """
         assert self.bridge is not None
         rest = await self.bridge.load(self.org_id, self.flow_id)
-        merged = merge_flows(refused, self.flow.materialize(), rest).flow_doc
+        merged = merge_flows(refused, self.materialize(), rest).flow_doc
         merged.setdefault("name", rest.get("name", ""))
         # The merge takes nodes and edges apart: keep no edge whose node is gone.
         ids = {n.get("id") for n in merged.get("nodes", ()) if isinstance(n, dict)}

@@ -117,7 +117,7 @@ class RoomManager:
     async def materialized(self, org_id: str, flow_id: str) -> FlowJSON:
         """The live flow ``{"name", "nodes", "edges"}`` (loads the room if needed)."""
         async with self._using(org_id, flow_id) as room:
-            return room.flow.materialize()
+            return room.materialize()
 
     async def join(self, org_id: str, flow_id: str, client: Client) -> Room:
         """Load (or share) the room and add ``client``; raises ``NotFound`` from the bridge."""

@@ -49,6 +49,9 @@ MAX_DOC_BYTES = "max_doc_bytes"
 UNKNOWN_KEY = "unknown_key"
 UNKNOWN_ROOT = "unknown_root"
 
+ORIGIN_RULES = "server:rules"
+"""The origin of the rules' compensating transactions."""
+
 
 @dataclass(frozen=True, slots=True)
 class Removal:
