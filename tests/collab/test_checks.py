@@ -12,10 +12,15 @@ from minibase.collab.client import Client
 from minibase.collab.flow_doc import FlowDoc
 from minibase.collab.options import CollabOptions
 from minibase.collab.room import Room
+from minibase.collab.rooms import RoomManager
+from minibase.config import Settings
 from minibase.domain.collab import CollabAccess, Limits
 from minibase.domain.principal import Principal
 from minibase.domain.roles import Role
-from tests.collab.fakes import MemoryBridge
+from minibase.store.collab_log import CollabStore
+from minibase.store.database import Database
+from minibase.store.unit_of_work import Store
+from tests.collab.fakes import MemoryBridge, create_flow
 from tests.collab.test_room import FakeTransport, make_client, settle
 
 ONLY_T = Limits(allowed_node_types=frozenset({"t"}))
@@ -147,3 +152,35 @@ async def test_new_entries_keep_the_order_their_updates_came_in() -> None:
         room.receive(client, protocol.sync_update(add_node(Doc(), key)))
     await room.drain()
     assert node_ids(room) == ["c", "a", "b"]
+
+
+async def test_a_catch_up_checks_local_edits_first_under_their_own_limits(
+    settings: Settings,
+) -> None:
+    database = Database(settings)
+    store = Store(database)
+    try:
+        bridge = MemoryBridge()
+        org, flow = await create_flow(store, bridge, {"name": "F", "nodes": [], "edges": []})
+        one = RoomManager(bridge, CollabStore(store), CollabOptions())
+        two = RoomManager(bridge, CollabStore(store), CollabOptions())
+        writer, _ = make_client(access("u1"))
+        strict, strict_t = make_client(access("u2"))
+        room1 = await one.join(org, flow, writer)
+        room2 = await two.join(org, flow, strict)
+        room2.receive(strict, protocol.sync_step1(b"\x00"))
+        await settle()
+        room1.receive(writer, protocol.sync_update(add_node(Doc(), "x")))
+        await room1.drain()
+        # Instance two integrates its client's bad node, and other instance's update
+        # comes in before its batch is checked: the room's limits alone allow any type.
+        room2.receive(strict, protocol.sync_update(add_node(Doc(), "evil", "script")))
+        await room2.catch_up.run()
+        await room2.drain()
+        await settle()
+        assert node_ids(room2) == ["x"]
+        assert rule_notes(strict_t) == [["evil"]]
+        await one.close()
+        await two.close()
+    finally:
+        await database.close()

@@ -128,13 +128,14 @@ def _refreshed(old: JSON, value: Any, parts: set[str] | None) -> JSON:
     for part in parts:
         if "\x00" in part:
             return _plain_or_unrepresentable(value)
-        if part in value:
-            sub = _plain_or_unrepresentable(value[part])
-            if sub == UNREPRESENTABLE:
-                return _plain_or_unrepresentable(value)
-            new[part] = sub
-        else:
+        raw = _lookup(value, part)
+        if raw is _MISSING:
             new.pop(part, None)
+            continue
+        sub = _plain_or_unrepresentable(raw)
+        if sub == UNREPRESENTABLE:
+            return _plain_or_unrepresentable(value)
+        new[part] = sub
     try:
         orjson.dumps(new)  # the whole entry's checks: its nesting, as a whole
     except orjson.JSONEncodeError:
@@ -369,8 +370,8 @@ class FlowDoc:
         if self._dirty_nodes:
             dirty, self._dirty_nodes = self._dirty_nodes, {}
             for key in dirty:
-                value = self.nodes.get(key)
-                if value is None and key not in self.nodes:
+                value = _lookup(self.nodes, key)
+                if value is _MISSING:
                     if self.node_view.drop(key):
                         changes.nodes_removed.append(key)
                     continue
@@ -385,8 +386,8 @@ class FlowDoc:
             dirty, self._dirty_edges = self._dirty_edges, {}
             for key in dirty:
                 old = self.edge_view.values.get(key, _MISSING)
-                value = self.edges.get(key)
-                if value is None and key not in self.edges:
+                value = _lookup(self.edges, key)
+                if value is _MISSING:
                     if self.edge_view.drop(key):
                         self._unindex_edge(key, old)
                         changes.edges_removed.append(key)
@@ -512,6 +513,15 @@ class FlowDoc:
 
 
 _MISSING: Any = object()
+
+
+def _lookup(ymap: Map[Any], key: str) -> Any:
+    """``ymap[key]``, or :data:`_MISSING`: one read of the map where ``Map.get`` makes
+    three (a membership test, then the read, each in its own nested transaction)."""
+    try:
+        return ymap[key]
+    except KeyError:
+        return _MISSING
 
 
 def server_entry(item: Mapping[str, Any]) -> Map[Any]:
