@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from pycrdt import Doc, Map
 
 from minibase.collab import checks, protocol
@@ -184,3 +188,56 @@ async def test_a_catch_up_checks_local_edits_first_under_their_own_limits(
         await two.close()
     finally:
         await database.close()
+
+
+OPS = st.lists(
+    st.tuples(
+        st.integers(0, 2),  # which client
+        st.sampled_from(["add", "delete", "edge"]),
+        st.sampled_from(["a", "b", "c", "d", "e", "f"]),
+        st.sampled_from(["t", "t", "script"]),  # a node's type
+        st.sampled_from(["a", "b", "c", "d", "e", "f"]),  # an edge's target
+        st.booleans(),  # drain after it (else it joins the next batch)
+    ),
+    max_size=25,
+)
+
+
+@given(OPS)
+@hypothesis_settings(max_examples=40, deadline=None)
+def test_batched_checks_keep_every_rule_whatever_the_batches(ops: list[Any]) -> None:
+    asyncio.run(_run_ops(ops))
+
+
+async def _run_ops(ops: list[Any]) -> None:
+    options = CollabOptions(flow_limits=Limits(max_nodes=4, max_edges=3))
+    room = Room("org", "flow", FlowDoc(), options=options, persistence=None, bridge=None)
+    clients = await joined(room, access("u1"), access("u1"), access("u2"))
+    for who, op, key, node_type, target, drain in ops:
+        doc: Doc[Any] = Doc()
+        doc.apply_update(room.flow.doc.get_update())
+        before = doc.get_state()
+        nodes, edges = doc.get("nodes", type=Map), doc.get("edges", type=Map)
+        if op == "add":
+            nodes[key] = Map({"id": key, "type": node_type, "position": {"x": 1, "y": 2}})
+        elif op == "delete" and key in nodes:
+            del nodes[key]
+        elif op == "edge":
+            edges[key + target] = {"id": key + target, "source": key, "target": target}
+        room.receive(clients[who][0], protocol.sync_update(doc.get_update(before)))
+        if drain:
+            await room.drain()
+    await room.drain()
+    flow = room.materialize()
+    ids = {n["id"] for n in flow["nodes"]}
+    assert len(flow["nodes"]) <= 4 and len(flow["edges"]) <= 3
+    assert all(n["type"] == "t" for n in flow["nodes"])
+    assert all(e["source"] in ids and e["target"] in ids for e in flow["edges"])
+    # Every client holds what the room holds: the compensations reached them all.
+    for _, transport in clients:
+        replica: Doc[Any] = Doc()
+        for message in transport.messages():
+            if isinstance(message, protocol.SyncStep2 | protocol.SyncUpdate):
+                replica.apply_update(message.update)
+        assert set(replica.get("nodes", type=Map).keys()) == ids
+    await room.close()
