@@ -4,9 +4,9 @@ A room integrates each editor's update at once (so a bad one is that client's pr
 error, and the broadcast captures what it changed), and the rules
 (:func:`~minibase.collab.rules.enforce`) then run once over everything integrated since
 the last check: a refresh of the touched entries, one plan and at most one compensating
-transaction. Under load, about thirty updates share a check; checking each one cost
-about a sixth of the server's CPU per update (measured with 50 writers and 50 readers,
-docs/benchmarks.md, "Rules checked once per batch").
+transaction. Under load, about thirty updates share a check; checking each one on its
+own cost about a quarter of the server's CPU per update (188 → 138 µs, measured with 50
+writers and 50 readers, docs/benchmarks.md, "Rules checked once per batch").
 
 Nothing unchecked is ever seen: the room checks before anything reads the document or
 stores what it integrated (the broadcast's batch, a sync step 2 waits for that, a REST
