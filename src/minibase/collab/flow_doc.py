@@ -516,8 +516,8 @@ _MISSING: Any = object()
 
 
 def _lookup(ymap: Map[Any], key: str) -> Any:
-    """``ymap[key]``, or :data:`_MISSING`: one read of the map where ``Map.get`` makes
-    three (a membership test, then the read, each in its own nested transaction)."""
+    """``ymap[key]``, or :data:`_MISSING`: one look-up in one transaction, where
+    ``Map.get`` makes two (a membership test, then the read) in three nested ones."""
     try:
         return ymap[key]
     except KeyError:
