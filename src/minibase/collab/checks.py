@@ -25,13 +25,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable
 
+from minibase.collab.client import Client
 from minibase.collab.flow_doc import Changes, FlowDoc
 from minibase.collab.rules import ORIGIN_RULES, Removal, enforce
 from minibase.domain.collab import Limits
 from minibase.domain.principal import Principal
 
-Notify = Callable[[Hashable, list[Removal]], None]
-"""Tells a client (an editor of :meth:`FlowDoc.edits_by`) what the rules removed."""
+Notify = Callable[[Client, list[Removal]], None]
+"""Tells a client what the rules removed."""
 
 Changed = Callable[[Principal, Changes], None]
 """Hands an author's checked changes on (to the materializer)."""
@@ -44,21 +45,16 @@ class PendingChecks:
         self._flow = flow
         self._notify = notify
         self._changed = changed
-        self._editors: dict[Hashable, None] = {}
+        self._editors: dict[Client, None] = {}
         self._author: Principal | None = None
         self._limits = Limits()
-
-    @property
-    def waiting(self) -> bool:
-        """An integrated update waits for its check."""
-        return bool(self._editors)
 
     def before(self, author: Principal, limits: Limits) -> None:
         """An update of ``author`` under ``limits`` comes: check what waits if it differs."""
         if self._editors and (author != self._author or limits != self._limits):
             self.check()
 
-    def add(self, editor: Hashable, author: Principal, limits: Limits) -> None:
+    def add(self, editor: Client, author: Principal, limits: Limits) -> None:
         """``editor``'s update (by ``author``, under ``limits``) was integrated."""
         self._editors[editor] = None
         self._author = author
@@ -81,13 +77,13 @@ class PendingChecks:
 
 
 def _attribute(
-    removals: list[Removal], editors: list[Hashable], edits: dict[Hashable, set[tuple[str, str]]]
-) -> dict[Hashable, list[Removal]]:
+    removals: list[Removal], editors: list[Client], edits: dict[Hashable, set[tuple[str, str]]]
+) -> dict[Client, list[Removal]]:
     """Each removal goes to the editors that touched its entry, or to all of them."""
-    told: dict[Hashable, list[Removal]] = {}
+    told: dict[Client, list[Removal]] = {}
     for removal in removals:
         entry = (removal.kind, removal.id)
-        touched = [e for e in editors if entry in edits.get(e, ())] if len(editors) > 1 else []
+        touched = [e for e in editors if entry in edits.get(e, ())]
         for editor in touched or editors:
             told.setdefault(editor, []).append(removal)
     return told

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Hashable
 
 from minibase.collab import protocol
 from minibase.collab.awareness import AwarenessRelay
@@ -44,7 +43,6 @@ from minibase.collab.compaction import Compactor
 from minibase.collab.flow_doc import FlowDoc
 from minibase.collab.materializer import Materializer
 from minibase.collab.options import CollabOptions
-from minibase.collab.rules import Removal
 from minibase.domain.collab import FlowBridge, Limits
 from minibase.domain.flow_json import FlowJSON
 from minibase.domain.merge import merge_flows
@@ -88,10 +86,20 @@ class Room:
             rows=log_rows,
             size=log_bytes,
         )
+        self.bridge = bridge
+        self.materializer = Materializer(
+            org_id,
+            flow_id,
+            self.materialize,
+            bridge,
+            options.materialize_delay,
+            self.drain,
+            self._take_back,
+        )
         self.checks = PendingChecks(
             flow_doc,
-            self._notify,
-            lambda author, changes: self.materializer.changed(author, changes),
+            lambda client, removals: self.broadcast.notify(client, removals),
+            self.materializer.changed,
         )
         self.broadcast = DurableBroadcast(
             org_id,
@@ -108,18 +116,8 @@ class Room:
             persistence,
             options.flow_limits,
             watermark,
-            on_changes=lambda changes: self.materializer.caught_up(changes),
+            on_changes=self.materializer.caught_up,
             settle=self.checks.check,
-        )
-        self.bridge = bridge
-        self.materializer = Materializer(
-            org_id,
-            flow_id,
-            self.materialize,
-            bridge,
-            options.materialize_delay,
-            self.drain,
-            self._take_back,
         )
         self._limits: dict[Limits, Limits] = {}
         self.awareness = AwarenessRelay(self.clients, options)
@@ -179,10 +177,6 @@ class Room:
             limits = self.options.flow_limits.tighten(client.access.limits)
             self._limits[client.access.limits] = limits
         return limits
-
-    def _notify(self, editor: Hashable, removals: list[Removal]) -> None:
-        if isinstance(editor, Client):
-            self.broadcast.notify(editor, removals)
 
     async def apply_flow(self, flow_json: FlowJSON, author: Principal) -> bytes:
         """Apply a REST write as one minimal Yjs transaction; store and broadcast it."""
