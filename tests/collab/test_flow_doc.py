@@ -140,3 +140,32 @@ def test_a_change_inside_an_entry_refreshes_only_that_key_and_equals_a_full_read
     assert f.node_view.values["n2"] == UNREPRESENTABLE
     send(lambda: entry.pop("bad\x00key"))
     assert f.node_view.values["n2"]["data"]["label"] == "renamed"
+
+
+def test_a_sequence_entry_changed_in_place_is_read_whole() -> None:
+    """An entry that is a Y.Array: its events carry no keys, so the whole entry is read."""
+    from pycrdt import Array
+
+    f = FlowDoc()
+    f.apply_flow(FLOW)
+    client: Doc[Any] = Doc()
+    client.apply_update(f.doc.get_update())
+    nodes = client.get("nodes", type=Map)
+    before = client.get_state()
+    nodes["odd"] = Array([1])
+    f.doc.apply_update(client.get_update(before))
+    f.refresh()
+    before = client.get_state()
+    nodes["odd"].append(2)
+    f.doc.apply_update(client.get_update(before))
+    assert f.refresh().nodes_changed == ["odd"]
+    assert f.node_view.values["odd"] == [1, 2] == replica(f).node_view.values["odd"]
+
+
+def test_a_closed_flow_doc_stops_observing() -> None:
+    f = FlowDoc()
+    f.apply_flow(FLOW)
+    f.close()
+    f.close()  # twice is harmless
+    f.nodes["n1"]["position"] = {"x": 9, "y": 9}
+    assert not f.refresh()
