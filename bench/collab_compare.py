@@ -81,6 +81,7 @@ BENCH = ROOT / "bench"
 sys.path[:0] = [str(ROOT / "src"), str(ROOT), str(BENCH)]
 
 from _bare_ws import BareSocket, freeze_heap  # noqa: E402
+from _yjs_edits import EditUpdates  # noqa: E402
 
 HOCUSPOCUS_DIR = BENCH / "hocuspocus"
 Y_WEBSOCKET_DIR = BENCH / "y-websocket"
@@ -264,7 +265,7 @@ async def measure(target: Target, args: argparse.Namespace) -> dict[str, Any]:
             node = doc.get("nodes", type=Map)[f"n{i % 100}"]
             watch = Watch(loop)
             sock.writer.transport.set_protocol(watch)
-            writers.append((sock, watch, doc, node))
+            writers.append((sock, watch, EditUpdates(doc), node))
 
         freeze_heap()
         started = time.perf_counter()
@@ -278,14 +279,15 @@ async def measure(target: Target, args: argparse.Namespace) -> dict[str, Any]:
         accepted = 0
         errors: list[str] = []
 
-        async def write(i: int, sock: BareSocket, watch: Watch, doc: Any, node: Any) -> None:
+        async def write(
+            i: int, sock: BareSocket, watch: Watch, edits: EditUpdates, node: Any
+        ) -> None:
             nonlocal accepted
             k = 0
             while time.perf_counter() < window_end:
                 marker = f"<{i}:{k}>"
-                before = doc.get_state()
                 node["position"] = {"x": k, "y": i, "m": marker}
-                frame = target.message(sync_message(2, doc.get_update(before)))
+                frame = target.message(sync_message(2, edits.take()))
                 k += 1
                 done = watch.expect(marker.encode())
                 arrivals = [w.expect(marker.encode()) for w in watches]

@@ -32,7 +32,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
+sys.path[:0] = [str(ROOT / "src"), str(ROOT), str(ROOT / "bench")]
+
+from _yjs_edits import EditUpdates  # noqa: E402
 
 
 async def serve(port: int, data_dir: Path, root: Path) -> None:
@@ -138,11 +140,11 @@ async def run(args: argparse.Namespace, root: Path = ROOT) -> dict[str, Any]:
                     doc.apply_update(message.update)
                     break
             nodes = doc.get("nodes", type=Map)
+            edits = EditUpdates(doc)
             sent: list[float] = []
             for k in range(args.edits):
-                before = doc.get_state()
                 nodes[f"n{k % 100}"]["position"] = {"x": k, "y": k}
-                update = doc.get_update(before)
+                update = edits.take()
                 sent.append(time.perf_counter())
                 await writer.send(protocol.sync_update(update))
                 deadline = time.perf_counter() + 10
@@ -190,12 +192,12 @@ async def throughput(url: str, writers: int, seconds: float) -> float:
                 pass
             doc.apply_update(m.update)
             nodes = doc.get("nodes", type=Map)
+            edits = EditUpdates(doc)
             k = 0
             while time.perf_counter() < stop:
-                before = doc.get_state()
                 nodes[f"n{i % 100}"]["position"] = {"x": k, "y": i}
                 k += 1
-                await ws.send(protocol.sync_update(doc.get_update(before)))
+                await ws.send(protocol.sync_update(edits.take()))
                 count += 1
                 # Wait for a broadcast frame (ours, possibly merged with others).
                 while (await ws.recv())[:2] != b"\x00\x02":
