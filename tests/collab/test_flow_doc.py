@@ -169,3 +169,46 @@ def test_a_closed_flow_doc_stops_observing() -> None:
     f.close()  # twice is harmless
     f.nodes["n1"]["position"] = {"x": 9, "y": 9}
     assert not f.refresh()
+
+
+def test_the_refresh_reads_entries_as_pycrdt_does() -> None:
+    """The refresh's fast reader gives what ``Map[key]`` gives, for every kind of value."""
+    from pycrdt import Array, Text
+
+    from minibase.collab.flow_doc import _MISSING, _lookup, entry_reader, plain
+
+    doc: Doc[Any] = Doc()
+    ymap = doc.get("nodes", type=Map)
+    values: dict[str, Any] = {
+        "map": Map({"id": "m", "data": Map({"a": 1})}),
+        "array": Array([1, "two"]),
+        "text": Text("hi"),
+        "object": {"x": 1.5, "nested": {"k": [1, 2]}},
+        "list": [1, {"a": None}],
+        "string": "s",
+        "number": 2.0,
+        "flag": True,
+        "null": None,
+    }
+    for key, value in values.items():
+        ymap[key] = value
+    with doc.transaction() as txn:
+        read = entry_reader(txn)
+        assert read is not _lookup  # the fast path, on the pycrdt this project locks
+        for key in [*values, "absent"]:
+            fast, public = read(ymap, key), _lookup(ymap, key)
+            assert type(fast) is type(public), key
+            if public is _MISSING:
+                assert fast is _MISSING
+            else:
+                assert plain(fast) == plain(public), key
+        assert plain(read(read(ymap, "map"), "data")) == {"a": 1}
+
+
+def test_without_pycrdt_internals_the_refresh_reads_through_the_public_api() -> None:
+    from minibase.collab.flow_doc import _lookup, entry_reader
+
+    class Opaque:  # a transaction without the internals the fast path needs
+        pass
+
+    assert entry_reader(Opaque()) is _lookup  # type: ignore[arg-type]

@@ -21,13 +21,13 @@ Numbers: Yjs stores every JSON number as a double; integral values come out as `
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from pycrdt import Array, Doc, Map, Subscription
+from pycrdt import Array, Doc, Map, Subscription, Transaction
 
 from minibase.domain.flow_json import FlowJSON
 
@@ -113,7 +113,7 @@ Dirty = dict[str, set[str] | None]
 """Entries to refresh: the top-level keys of each that changed, or ``None`` for all."""
 
 
-def _refreshed(old: JSON, value: Any, parts: set[str] | None) -> JSON:
+def _refreshed(old: JSON, value: Any, parts: set[str] | None, read: Reader) -> JSON:
     """The plain value of an entry whose keys ``parts`` changed (``None``: any of them).
 
     A drag changes one key of one node: only that key is read from the document and
@@ -128,7 +128,7 @@ def _refreshed(old: JSON, value: Any, parts: set[str] | None) -> JSON:
     for part in parts:
         if "\x00" in part:
             return _plain_or_unrepresentable(value)
-        raw = _lookup(value, part)
+        raw = read(value, part)
         if raw is _MISSING:
             new.pop(part, None)
             continue
@@ -358,10 +358,10 @@ class FlowDoc:
         """Bring the cached view up to date with the doc; return what changed."""
         # One transaction for all the reads: each read of a map outside one opens and
         # commits its own (a dozen per drag, about a fifth of what integrating it costs).
-        with self.doc.transaction():
-            return self._refresh()
+        with self.doc.transaction() as txn:
+            return self._refresh(entry_reader(txn))
 
-    def _refresh(self) -> Changes:
+    def _refresh(self, read: Reader) -> Changes:
         changes = Changes()
         if self._dirty_meta:
             self._dirty_meta = False
@@ -375,13 +375,14 @@ class FlowDoc:
         if self._dirty_nodes:
             dirty, self._dirty_nodes = self._dirty_nodes, {}
             for key in dirty:
-                value = _lookup(self.nodes, key)
+                value = read(self.nodes, key)
                 if value is _MISSING:
                     if self.node_view.drop(key):
                         changes.nodes_removed.append(key)
                     continue
-                new_value = _refreshed(self.node_view.values.get(key, _MISSING), value, dirty[key])
-                if self.node_view.values.get(key, _MISSING) == new_value:
+                old = self.node_view.values.get(key, _MISSING)
+                new_value = _refreshed(old, value, dirty[key], read)
+                if old == new_value:
                     continue
                 if self.node_view.put(key, new_value):
                     changes.nodes_added.append(key)
@@ -391,13 +392,13 @@ class FlowDoc:
             dirty, self._dirty_edges = self._dirty_edges, {}
             for key in dirty:
                 old = self.edge_view.values.get(key, _MISSING)
-                value = _lookup(self.edges, key)
+                value = read(self.edges, key)
                 if value is _MISSING:
                     if self.edge_view.drop(key):
                         self._unindex_edge(key, old)
                         changes.edges_removed.append(key)
                     continue
-                new_value = _refreshed(old, value, dirty[key])
+                new_value = _refreshed(old, value, dirty[key], read)
                 if old == new_value:
                     continue
                 self._unindex_edge(key, old)
@@ -529,6 +530,10 @@ def _changed_keys(event: Any) -> Iterable[Any] | None:
     return keys
 
 
+Reader = Callable[[Map[Any], str], Any]
+"""Reads ``ymap[key]``, or gives :data:`_MISSING` when ``ymap`` has no ``key``."""
+
+
 def _lookup(ymap: Map[Any], key: str) -> Any:
     """``ymap[key]``, or :data:`_MISSING`: one look-up in one transaction, where
     ``Map.get`` makes two (a membership test, then the read) in three nested ones."""
@@ -536,6 +541,36 @@ def _lookup(ymap: Map[Any], key: str) -> Any:
         return ymap[key]
     except KeyError:
         return _MISSING
+
+
+_PLAIN = (dict, list, str, float, int, bool)
+
+
+def entry_reader(txn: Transaction) -> Reader:
+    """How a refresh reads entries inside its own transaction ``txn``.
+
+    The fast path of the refresh. pycrdt's ``Map[key]`` opens a nested transaction, tests
+    the key in another, then tries each shared type in turn to wrap the value: about 30
+    times the read itself, and a drag's refresh makes two (the node, then the key that
+    changed). This reads the integrated map directly in ``txn`` and wraps only shared
+    types, as ``Map[key]`` does. It relies on pycrdt internals (a transaction's ``_txn``,
+    ``Map._maybe_as_type_or_doc``, yrs's ``ValueError`` for a missing key); with a pycrdt
+    that lacks them, the public :func:`_lookup` reads instead.
+    """
+    raw_txn = getattr(txn, "_txn", None)
+    if raw_txn is None or not hasattr(Map, "_maybe_as_type_or_doc"):
+        return _lookup
+
+    def read(ymap: Map[Any], key: str) -> Any:
+        try:
+            value = ymap.integrated.get(raw_txn, key)
+        except ValueError:  # yrs's "Key error": no such key
+            return _MISSING
+        if value is None or isinstance(value, _PLAIN):
+            return value
+        return ymap._maybe_as_type_or_doc(value)
+
+    return read
 
 
 def server_entry(item: Mapping[str, Any]) -> Map[Any]:
