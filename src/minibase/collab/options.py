@@ -15,9 +15,9 @@ class CollabOptions:
     """How long a room stays loaded after its last client left."""
     materialize_delay: float = 1.0
     """Debounce of ``FlowBridge.on_change`` after accepted updates."""
-    compact_after_updates: int = 200
+    compact_after_updates: int = 1000
     """Compact the update log once this many rows follow the snapshot ..."""
-    compact_after_bytes: int = 256 * 1024
+    compact_after_bytes: int = 1024 * 1024
     """... or once they hold this many bytes."""
     rebase_over_bytes: int | None = None
     """A room that loads rebases its stored state (:mod:`minibase.collab.rebase`) when it
