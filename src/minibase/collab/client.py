@@ -79,11 +79,6 @@ class Client:
         """The code this socket is closed (or being closed) with; None while open."""
         return self._close[0] if self.closed else None
 
-    @property
-    def origin(self) -> str:
-        """The transaction origin of this client's updates."""
-        return f"client:{self.id}"
-
     def start(self) -> None:
         self._writer = asyncio.create_task(self._write(), name=f"collab-writer-{self.id}")
 
