@@ -207,6 +207,7 @@ class CollabFlow:
         self._task: asyncio.Task[None] | None = None
         self._synced = asyncio.Event()
         self._changed = asyncio.Event()
+        self._changes = 0  # counts every _notify: "changed since" for the sync face
         self._error: MinibaseClientError | None = None
         self._closed = False
         self._remote = False  # applying the server's update: not ours to send
@@ -288,6 +289,23 @@ class CollabFlow:
             await self._changed.wait()
         self._raise_if_failed()
 
+    async def _changed_since(
+        self,
+        seen: int,
+        timeout: float | None,  # noqa: ASYNC109
+    ) -> int:
+        """Wait until the change count passes ``seen``; the new count.
+
+        The sync face waits this way: its caller tests a field from another thread, and a
+        change landing between that test and the wait must not be lost."""
+        self._raise_if_failed()
+        async with asyncio.timeout(timeout):
+            while self._changes <= seen:
+                self._changed.clear()
+                await self._changed.wait()
+                self._raise_if_failed()
+        return self._changes
+
     async def close(self) -> None:
         """Leave: tell the others this client is gone, then close the socket."""
         if self._closed:
@@ -304,7 +322,7 @@ class CollabFlow:
                 await self._task
         self.doc.unobserve(self._doc_sub)
         self.awareness.unobserve(self._awareness_sub)
-        self._changed.set()
+        self._notify()
 
     async def __aenter__(self) -> CollabFlow:
         try:
@@ -475,8 +493,12 @@ class CollabFlow:
 
     # --- the socket ---------------------------------------------------------------------
 
-    def _on_transaction(self, event: TransactionEvent) -> None:
+    def _notify(self) -> None:
+        self._changes += 1
         self._changed.set()
+
+    def _on_transaction(self, event: TransactionEvent) -> None:
+        self._notify()
         if self._remote or self._outbox is None:
             return  # a remote update, or offline: the next handshake sends the difference
         update: bytes = event.update
@@ -484,7 +506,7 @@ class CollabFlow:
             self._outbox.put_nowait(create_update_message(update))
 
     def _on_awareness(self, topic: str, change: tuple[dict[str, Any], Any]) -> None:
-        self._changed.set()
+        self._notify()
         _, origin = change
         if topic == "update" and origin == "local" and self._outbox is not None:
             self._outbox.put_nowait(self._presence_frame())
@@ -495,7 +517,7 @@ class CollabFlow:
 
     def _fail(self, error: MinibaseClientError) -> None:
         self._error = error
-        self._changed.set()
+        self._notify()
 
     async def _run(self) -> None:
         attempt = 0
@@ -577,20 +599,20 @@ class CollabFlow:
                 outbox.put_nowait(reply)
             if body[:1] == bytes((SYNC_STEP2,)):
                 self._synced.set()
-            self._changed.set()
+            self._notify()
         elif kind == MSG_AWARENESS:
             update, _ = _read_bytes(frame, pos)
             self.awareness.apply_awareness_update(update, "remote")
         elif kind == MSG_AUTH:
             self.read_only = True
-            self._changed.set()
+            self._notify()
         elif kind == MSG_NOTIFICATION:
             text, _ = _read_bytes(frame, pos)
             with contextlib.suppress(ValueError):
                 note = json.loads(text)
                 if isinstance(note, dict):
                     self.notifications.append(note)
-                    self._changed.set()
+                    self._notify()
 
 
 # --- the synchronous face: the same session, run by an event loop in a thread -------------
@@ -610,16 +632,18 @@ class SyncCollabFlow:
         )
         self._thread.start()
 
-        async def start() -> CollabFlow:
+        async def start() -> tuple[CollabFlow, int]:
             session = make()
             try:
-                return await session.open(timeout)
+                return await session.open(timeout), session._changes
             except BaseException:
                 await session.close()
                 raise
 
+        self._flow: CollabFlow
+        self._seen: int  # the change count the caller has looked at: see changed()
         try:
-            self._flow: CollabFlow = self._await(start())
+            self._flow, self._seen = self._await(start())
         except BaseException:
             self._stop_loop()
             raise
@@ -724,7 +748,11 @@ class SyncCollabFlow:
         return self._await(self._flow.wait_for(predicate, timeout))  # type: ignore[no-any-return]
 
     def changed(self, timeout: float | None = None) -> None:
-        self._await(self._flow.changed(timeout))
+        """Wait for a change since the last ``changed()`` returned (or since opening).
+
+        Unlike the async face's "next change", a change that lands while the caller tests
+        its condition (in this thread, the session runs in another) still wakes it."""
+        self._seen = self._await(self._flow._changed_since(self._seen, timeout))
 
     def close(self) -> None:
         if self._loop.is_closed():
