@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import bindparam, select, text
+from sqlalchemy.exc import OperationalError
 
 from minibase.config import Settings
 from minibase.domain.principal import SYSTEM
 from minibase.ids import new_id, now_ms
 from minibase.store import database as database_module
+from minibase.store.backup import sqlite_path
 from minibase.store.database import Database
 from minibase.store.tables import flows
 from minibase.store.unit_of_work import (
@@ -185,6 +188,33 @@ async def test_sqlite_writers_yield_once_holding_the_lock(store: Store) -> None:
 
     await asyncio.gather(writer("first"), bystander(), writer("second"))
     assert order == ["bystander", "first", "second"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_sqlite_write_transactions_begin_immediate_and_a_failed_begin_is_a_store_error(
+    store: Store,
+) -> None:
+    """BEGIN IMMEDIATE runs on the driver's connection (not through SQLAlchemy's execution
+    path): it still takes the write lock at once, and "database is locked" still arrives as
+    SQLAlchemy's error, which the callers handle."""
+    path = sqlite_path(store.database.settings)
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        async with store.database.transaction(write=True):
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")  # the writer holds the lock already
+        writer = store.database._writer().connection.dbapi_connection
+        assert writer is not None
+        writer.execute("PRAGMA busy_timeout=0")  # fail at once instead of after 5 s
+        other.execute("BEGIN IMMEDIATE")
+        with pytest.raises(OperationalError, match="locked"):
+            async with store.database.transaction(write=True) as conn:
+                await conn.execute(text("SELECT 1"))
+        other.execute("ROLLBACK")
+        async with store.database.transaction(write=True) as conn:
+            await conn.execute(text("SELECT 1"))
+    finally:
+        other.close()
 
 
 @pytest.mark.parametrize("backend", ["postgres"])
