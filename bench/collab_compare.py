@@ -40,6 +40,11 @@ Servers:
   (``pip install pycrdt-websocket``), its ASGI server on uvicorn with
   ``ws_per_message_deflate=False`` and uvloop (as ``minibase serve``); in memory (no YStore).
 
+The rounds (``--repeat``) run every server once each, one after the other. "vs
+Hocuspocus" compares the medians over all rounds; "per round" is the median (range) of
+each round's own ratio, a run against the Hocuspocus run next to it in time: the machine
+drifts up to 2x within minutes, and the two runs of one round share its speed.
+
 All of them start from the same document: Minibase's state of the seeded flow (its sync
 step 2) is handed to the others as their initial state.
 
@@ -561,6 +566,19 @@ def run_load(target: Target, args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+def paired(runs: list[dict[str, Any]], base: list[dict[str, Any]], key: str) -> str:
+    """Median (range) of ``key`` over Hocuspocus's in the SAME round, run next to it: the
+    machine drifts up to 2x within minutes, and a round's two runs share its speed."""
+    if not base or len(runs) != len(base):
+        return "n/a"
+    ratios = sorted(r[key] / b[key] for r, b in zip(runs, base, strict=True) if r[key] and b[key])
+    if not ratios:
+        return "n/a"
+    if len(ratios) == 1:
+        return f"{ratios[0]:.2f}"
+    return f"{statistics.median(ratios):.2f} ({ratios[0]:.2f}-{ratios[-1]:.2f})"
+
+
 def table(results: list[dict[str, Any]]) -> str:
     """One row per server: medians over its runs (ranges when it ran more than once)."""
     by_server: dict[str, list[dict[str, Any]]] = {}
@@ -579,8 +597,8 @@ def table(results: list[dict[str, Any]]) -> str:
     base = med(by_server["Hocuspocus"], "updates_per_s") if "Hocuspocus" in by_server else None
     lines = [
         "| server | runs | updates/s accepted | p50 edit→own broadcast | p99 | vs Hocuspocus "
-        "| server CPU | server CPU per update | load-gen CPU |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| vs Hocuspocus, per round | server CPU | server CPU per update | load-gen CPU |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     if any(r["delivery_p99_ms"] is not None for r in results):
         return fanout_table(by_server, med, span)
@@ -590,7 +608,9 @@ def table(results: list[dict[str, Any]]) -> str:
         lines.append(
             f"| {name} | {len(runs)} | {rate:,.0f}{span(runs, 'updates_per_s', ',.0f')} "
             f"| {med(runs, 'p50_ms'):.1f} ms | {med(runs, 'p99_ms'):.1f} ms"
-            f"{span(runs, 'p99_ms', '.1f')} | {ratio} | {med(runs, 'server_cpu_pct'):.0f}% "
+            f"{span(runs, 'p99_ms', '.1f')} | {ratio} "
+            f"| {paired(runs, by_server.get('Hocuspocus', []), 'updates_per_s')} "
+            f"| {med(runs, 'server_cpu_pct'):.0f}% "
             f"| {med(runs, 'cpu_us_per_update'):.0f} µs | {med(runs, 'loadgen_cpu_pct'):.0f}% |"
         )
     return "\n".join(lines)
@@ -601,8 +621,8 @@ def fanout_table(by_server: dict[str, list[dict[str, Any]]], med: Any, span: Any
     base = med(by_server["Hocuspocus"], "delivery_p99_ms") if "Hocuspocus" in by_server else None
     lines = [
         "| server | runs | edits/s | delivery p50 | delivery p99 | p99 / Hocuspocus's "
-        "| last reader p99 | server CPU | server CPU per edit |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| per round | last reader p99 | server CPU | server CPU per edit |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, runs in by_server.items():
         p99 = med(runs, "delivery_p99_ms")
@@ -611,6 +631,7 @@ def fanout_table(by_server: dict[str, list[dict[str, Any]]], med: Any, span: Any
             f"| {name} | {len(runs)} | {med(runs, 'updates_per_s'):,.0f} "
             f"| {med(runs, 'delivery_p50_ms'):.1f} ms "
             f"| {p99:.1f} ms{span(runs, 'delivery_p99_ms', '.1f')} | {ratio} "
+            f"| {paired(runs, by_server.get('Hocuspocus', []), 'delivery_p99_ms')} "
             f"| {med(runs, 'last_reader_p99_ms'):.1f} ms | {med(runs, 'server_cpu_pct'):.0f}% "
             f"| {med(runs, 'cpu_us_per_update'):.0f} µs |"
         )
