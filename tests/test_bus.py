@@ -26,7 +26,7 @@ from minibase.app import create_app
 from minibase.config import Settings
 from minibase.domain.events import Event, EventBus, EventKind, resync
 from minibase.errors import ServiceUnavailable
-from minibase.realtime import InProcessBus, RedisBus, build_bus
+from minibase.realtime import InProcessBus, RedisBus, build_bus, redis_bus
 from tests.services import REDIS_URL, skip_or_fail
 
 WAIT = 10.0  # seconds any expected delivery may take before the test fails
@@ -378,6 +378,35 @@ async def kill_connection(bus: RedisBus, kind: str) -> None:
             await admin.client_kill_filter(_id=client_id, _type=kind)  # type: ignore[arg-type]
     finally:
         await admin.aclose()
+
+
+async def test_close_does_not_wait_for_a_subscription_teardown_that_never_ends(
+    redis_buses: Callable[..., Awaitable[RedisBus]],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """redis-py finishes a subscription's teardown even when its task is cancelled; CI saw
+    one never end, and the server's shutdown waited with it. Close waits the bus timeout."""
+    release = asyncio.Event()
+
+    async def stuck_teardown(pubsub: Any) -> None:
+        while not release.is_set():  # deaf to cancellation, like redis-py's shielded close
+            with contextlib.suppress(asyncio.CancelledError):
+                await release.wait()
+
+    bus = await redis_buses(timeout=0.2)
+    monkeypatch.setattr(redis_bus, "_close", stuck_teardown)
+    listener = bus._listener
+    assert listener is not None
+    try:
+        with caplog.at_level(logging.WARNING, logger="minibase.bus"):
+            await asyncio.wait_for(bus.close(), 5)
+        assert not listener.done()
+        assert "did not stop in time" in caplog.text
+    finally:
+        release.set()  # let the stuck task end before the test's loop does
+        await asyncio.wait({listener}, timeout=5)
+    assert listener.cancelled()
 
 
 async def test_bus_resubscribes_by_itself_after_its_connection_is_killed(
