@@ -16,6 +16,7 @@ from pycrdt import Map
 
 from minibase.app import create_app
 from minibase.collab import protocol
+from minibase.collab.flow_doc import FlowDoc
 from minibase.config import Settings
 from tests.collab.yclient import YClient
 from tests.flows_helpers import new_org, node
@@ -123,7 +124,15 @@ async def converged(
                 for i, c in enumerate(clients)
                 if state_vector(c.doc.get_state()) != vector or canon(c.materialize()) != expected
             ]
-            raise AssertionError(f"no convergence: pycrdt clients {differ} differ from {expected}")
+            # What tells a stale cache from a missing update: each document read afresh.
+            fresh = canon(FlowDoc.from_update(room.flow.doc.get_update()).materialize())
+            mine = canon(FlowDoc.from_update(clients[0].doc.get_update()).materialize())
+            synced = [state_vector(c.doc.get_state()) == vector for c in clients]
+            raise AssertionError(
+                f"no convergence: pycrdt clients {differ} differ from {expected}; "
+                f"state vectors equal: {synced}; the server's document read afresh: {fresh}; "
+                f"client 0: {canon(clients[0].materialize())}, read afresh: {mine}"
+            )
         await asyncio.sleep(0.05)  # a poll of exact conditions, under a deadline
 
 

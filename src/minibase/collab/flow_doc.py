@@ -242,6 +242,7 @@ class FlowDoc:
         self._dirty_edges: Dirty = {}
         self._dirty_meta = False
         self._edges_by_node: dict[str, set[str]] = {}
+        self._reread: set[str] = set()  # maps to read whole at the next refresh (_touched)
         self._editor: Hashable | None = None
         self._edits: dict[Hashable, set[tuple[str, str]]] = {}
         # The integrated (Rust) maps' deep observers, not pycrdt's ``Map.observe_deep``:
@@ -300,18 +301,23 @@ class FlowDoc:
     @staticmethod
     def _touched(
         events: list[Any], into: Dirty, seen: set[tuple[str, str]] | None, kind: str
-    ) -> None:
+    ) -> bool:
         """Mark the entries ``events`` changed: with the top-level keys of the entry they
         changed when the events say (a change inside an entry's ``Y.Map``), else whole.
 
         Entries are marked in the order their transactions came (each transaction's
         sorted by id), which is the order new entries are materialized in. ``seen``
-        collects ``(kind, id)`` of every entry touched.
+        collects ``(kind, id)`` of every entry touched. True when an event of the root
+        map named no key: yrs can leave them out (see ``_refresh``), so every entry of
+        the map is read again.
         """
+        unnamed = False
         for event in events:
             path = event.path
             if not path:  # entries of the root map set or deleted: whole entries
-                for key in sorted(str(k) for k in _changed_keys(event) or ()):
+                named = sorted(str(k) for k in _changed_keys(event) or ())
+                unnamed = unnamed or not named
+                for key in named:
                     into[key] = None
                     if seen is not None:
                         seen.add((kind, key))
@@ -327,13 +333,15 @@ class FlowDoc:
                 parts = {part} if isinstance(part, str) else None
             else:
                 keys = _changed_keys(event)
-                parts = {str(key) for key in keys} if keys is not None else None
+                # No key named (see _refresh): the whole entry is read again.
+                parts = {str(key) for key in keys} if keys else None
             if parts is None:
                 into[entry] = None
             else:
                 known = into.setdefault(entry, set())
                 assert known is not None
                 known.update(parts)
+        return unnamed
 
     def _seen(self) -> set[tuple[str, str]] | None:
         if self._editor is None:
@@ -341,10 +349,12 @@ class FlowDoc:
         return self._edits.setdefault(self._editor, set())
 
     def _on_nodes(self, events: list[Any]) -> None:
-        self._touched(events, self._dirty_nodes, self._seen(), "node")
+        if self._touched(events, self._dirty_nodes, self._seen(), "node"):
+            self._reread.add("node")
 
     def _on_edges(self, events: list[Any]) -> None:
-        self._touched(events, self._dirty_edges, self._seen(), "edge")
+        if self._touched(events, self._dirty_edges, self._seen(), "edge"):
+            self._reread.add("edge")
 
     def _on_meta(self, event: Any) -> None:
         self._dirty_meta = True
@@ -363,6 +373,44 @@ class FlowDoc:
 
     def _refresh(self, read: Reader) -> Changes:
         changes = Changes()
+        if self._reread:
+            for kind in sorted(self._reread):
+                ymap, view, dirty = (
+                    (self.nodes, self.node_view, self._dirty_nodes)
+                    if kind == "node"
+                    else (self.edges, self.edge_view, self._dirty_edges)
+                )
+                for key in (*sorted(str(k) for k in ymap), *view.values):
+                    dirty[key] = None
+            self._reread.clear()
+        self._refresh_meta(changes)
+        self._refresh_nodes(read, changes)
+        self._refresh_edges(read, changes)
+        # The events can miss a change: yrs integrates an update whose predecessor from
+        # the same client has not arrived (a client's edit sent before what its previous
+        # socket lost), leaves that client's clock in the state vector behind it, and then
+        # takes that client's items for ones added by a later transaction that deletes or
+        # replaces them: the event names no key (the cache kept such entries for good).
+        # An event naming no key has its map, or its entry, read again (_touched); and
+        # as a last guard the counts are compared (a length is a read of the map's
+        # header), and on a difference the key sets.
+        if self._missed(self.nodes, self.node_view, self._dirty_nodes):
+            self._refresh_nodes(read, changes)
+        if self._missed(self.edges, self.edge_view, self._dirty_edges):
+            self._refresh_edges(read, changes)
+        return changes
+
+    @staticmethod
+    def _missed(ymap: Map[Any], view: EntryView, dirty: Dirty) -> bool:
+        """Mark the entries the events did not report (see ``_refresh``); any?"""
+        if len(ymap) == len(view.values):
+            return False
+        keys = set(ymap.keys())
+        for key in sorted(keys.symmetric_difference(view.values)):
+            dirty[key] = None
+        return bool(dirty)
+
+    def _refresh_meta(self, changes: Changes) -> None:
         if self._dirty_meta:
             self._dirty_meta = False
             raw = self.meta.get("name")
@@ -372,6 +420,8 @@ class FlowDoc:
                 changes.name_changed = True
                 self.name = name
             changes.meta_keys = sorted(k for k in list(self.meta.keys()) if k not in META_KEYS)
+
+    def _refresh_nodes(self, read: Reader, changes: Changes) -> None:
         if self._dirty_nodes:
             dirty, self._dirty_nodes = self._dirty_nodes, {}
             for key in dirty:
@@ -388,6 +438,8 @@ class FlowDoc:
                     changes.nodes_added.append(key)
                 else:
                     changes.nodes_changed.append(key)
+
+    def _refresh_edges(self, read: Reader, changes: Changes) -> None:
         if self._dirty_edges:
             dirty, self._dirty_edges = self._dirty_edges, {}
             for key in dirty:
@@ -407,7 +459,6 @@ class FlowDoc:
                     changes.edges_added.append(key)
                 else:
                     changes.edges_changed.append(key)
-        return changes
 
     def _index_edge(self, key: str, value: JSON) -> None:
         if isinstance(value, dict):
