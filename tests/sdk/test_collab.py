@@ -165,14 +165,16 @@ def test_the_sync_face_wakes_for_a_change_that_landed_before_it_waited(
     client, org_id, flow_id = signed_in(server)
     with client:
         key = client.create_api_key(org_id, "viewer", "viewer")["key"]
-        with Client(server.base_url, token=key, retry=FAST) as viewer:
-            with viewer.collab(org_id, flow_id) as flow:
-                flow.move_node("a", 50, 50)
-                # Wait on the session's own thread, so this thread never looks.
-                flow.wait_for(lambda _: flow.session.read_only, timeout=10)
-                flow.changed(10)  # returns at once: the refusal came since the last look
-                with pytest.raises(TimeoutError):
-                    flow.changed(0.2)  # nothing new since
+        with (
+            Client(server.base_url, token=key, retry=FAST) as viewer,
+            viewer.collab(org_id, flow_id) as flow,
+        ):
+            flow.move_node("a", 50, 50)
+            # Wait on the session's own thread, so this thread never looks.
+            flow.wait_for(lambda _: flow.session.read_only, timeout=10)
+            flow.changed(10)  # returns at once: the refusal came since the last look
+            with pytest.raises(TimeoutError):
+                flow.changed(0.2)  # nothing new since
 
 
 def test_edits_made_while_the_server_is_away_reach_it_after_the_restart(tmp_path: Path) -> None:

@@ -380,7 +380,7 @@ class FlowDoc:
                     if kind == "node"
                     else (self.edges, self.edge_view, self._dirty_edges)
                 )
-                for key in (*sorted(str(k) for k in ymap), *view.values):
+                for key in (*sorted(str(k) for k in ymap.keys()), *view.values):  # noqa: SIM118
                     dirty[key] = None
             self._reread.clear()
         self._refresh_meta(changes)
