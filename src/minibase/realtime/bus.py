@@ -128,7 +128,9 @@ def _log_crash(task: asyncio.Task[None]) -> None:
         log.error("event bus task %s crashed", task.get_name(), exc_info=error)
 
 
-async def cancel_and_wait(task: asyncio.Task[None]) -> None:
-    """Cancel ``task`` and wait until it has finished."""
+async def cancel_and_wait(task: asyncio.Task[None], within: float | None = None) -> bool:
+    """Cancel ``task`` and wait until it has finished, or ``within`` seconds at most
+    (a task that ignores its cancellation must not hang a shutdown); finished?"""
     task.cancel()
-    await asyncio.wait({task})
+    done, _ = await asyncio.wait({task}, timeout=within)
+    return bool(done)

@@ -128,14 +128,10 @@ class RedisBus(FanoutBus):
             self._outbox_ready.set()
             await asyncio.wait({self._publisher}, timeout=self._timeout)
             await cancel_and_wait(self._publisher)
-        if self._listener is not None:
-            # Bounded: redis-py finishes a subscription's teardown even when cancelled,
-            # and CI once saw that teardown never end; a stuck listener must not hang
-            # the server's shutdown.
-            self._listener.cancel()
-            _, stuck = await asyncio.wait({self._listener}, timeout=self._timeout)
-            if stuck:
-                log.warning("the Redis listener did not stop in time; left behind")
+        # Bounded: redis-py finishes a subscription's teardown even when cancelled, and
+        # CI once saw that teardown never end.
+        if self._listener is not None and not await cancel_and_wait(self._listener, self._timeout):
+            log.warning("the Redis listener did not stop in time; left behind")
         await super().close()
         await self._redis.aclose()
 
