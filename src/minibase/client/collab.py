@@ -283,11 +283,7 @@ class CollabFlow:
         timeout: float | None = None,  # noqa: ASYNC109
     ) -> None:
         """Wait for the next change of the document or of anyone's presence."""
-        self._raise_if_failed()
-        self._changed.clear()
-        async with asyncio.timeout(timeout):
-            await self._changed.wait()
-        self._raise_if_failed()
+        await self._changed_since(self._changes, timeout)
 
     async def _changed_since(
         self,
