@@ -18,6 +18,7 @@ from minibase.app import create_app
 from minibase.collab import protocol
 from minibase.collab.flow_doc import FlowDoc
 from minibase.config import Settings
+from tests.collab.fakes import canon
 from tests.collab.yclient import YClient
 from tests.flows_helpers import new_org, node
 from tests.servers import serve_in_process
@@ -28,14 +29,6 @@ NPM_CLIENTS = 5
 INTEROP = Path(__file__).parent / "interop"
 ROUNDS = 12
 TYPES = ["default", "llm", "shell"]  # "shell" is not allowed: the server removes it
-
-
-def canon(flow: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "name": flow["name"],
-        "nodes": sorted(flow["nodes"], key=lambda n: n["id"]),
-        "edges": sorted(flow["edges"], key=lambda e: e["id"]),
-    }
 
 
 def random_edit(rng: random.Random, client: YClient, me: int, step: int) -> None:

@@ -123,3 +123,13 @@ def node(
 
 def edge(edge_id: str, source: str, target: str) -> dict[str, Any]:
     return {"id": edge_id, "source": source, "target": target}
+
+
+def canon(flow: FlowJSON) -> dict[str, Any]:
+    """A flow's name, nodes and edges, entries sorted by id: views of one document list
+    entries in the order each integrated them."""
+    return {
+        "name": flow["name"],
+        "nodes": sorted(flow["nodes"], key=lambda n: str(n["id"])),
+        "edges": sorted(flow["edges"], key=lambda e: str(e["id"])),
+    }

@@ -22,17 +22,9 @@ from pycrdt import Doc, Map
 from minibase.collab.flow_doc import FlowDoc
 from minibase.collab.rules import enforce
 from minibase.domain.collab import Limits
-from minibase.domain.flow_json import FlowJSON
+from tests.collab.fakes import canon
 
 LIMITS = Limits(max_nodes=8, allowed_node_types=frozenset({"default", "llm"}))
-
-
-def canon(flow: FlowJSON) -> dict[str, Any]:
-    return {
-        "name": flow["name"],
-        "nodes": sorted(flow["nodes"], key=lambda n: str(n["id"])),
-        "edges": sorted(flow["edges"], key=lambda e: str(e["id"])),
-    }
 
 
 class Replica:
