@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from minibase.collab.options import CollabOptions
+from minibase.collab.rooms import RoomManager
+from minibase.config import Settings
 from minibase.domain.collab import CollabAccess, Limits, RestChanges
 from minibase.domain.flow_json import FlowJSON
 from minibase.domain.principal import SYSTEM, Principal
 from minibase.domain.roles import Role
 from minibase.errors import Forbidden, NotFound, Unauthenticated
 from minibase.ids import new_id, now_ms
+from minibase.realtime.bus import InProcessBus
+from minibase.store.collab_log import CollabStore
+from minibase.store.database import Database
 from minibase.store.tables import flows
 from minibase.store.unit_of_work import Store
 from tests.helpers import insert_org
@@ -113,6 +121,44 @@ async def create_flow(store: Store, bridge: MemoryBridge, flow: FlowJSON) -> tup
         )
     bridge.flows[(org_id, flow_id)] = copy.deepcopy(flow)
     return org_id, flow_id
+
+
+@dataclass
+class TwoInstances:
+    """Two room managers (as two server instances) sharing one database and one bus."""
+
+    store: Store
+    bridge: MemoryBridge
+    org: str
+    flow: str
+    one: RoomManager
+    two: RoomManager
+
+
+@contextlib.asynccontextmanager
+async def two_instances(
+    settings: Settings, flow: FlowJSON, options: CollabOptions
+) -> AsyncIterator[TwoInstances]:
+    """``flow`` in a new org, served by two instances; both closed on the way out."""
+    database = Database(settings)
+    bus = InProcessBus()
+    await bus.start()
+    store = Store(database, publish=bus.publish)
+    try:
+        bridge = MemoryBridge()
+        org, flow_id = await create_flow(store, bridge, flow)
+        one = RoomManager(bridge, CollabStore(store), options)
+        two = RoomManager(bridge, CollabStore(store), options)
+        one.subscribe(bus)
+        two.subscribe(bus)
+        try:
+            yield TwoInstances(store, bridge, org, flow_id, one, two)
+        finally:
+            await one.close()
+            await two.close()
+    finally:
+        await bus.close()
+        await database.close()
 
 
 def node(

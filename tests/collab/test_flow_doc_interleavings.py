@@ -2,13 +2,16 @@
 
 Several replicas edit concurrently (nodes and edges added, deleted, moved, retargeted,
 node types the rules remove); the server integrates their updates in random batches,
-each client's in its order, runs the rules between and after, and sends its own
-transactions back late. After every batch the incremental cache must equal a fresh read.
+each client's in its order or shuffled, runs the rules between and after, and sends its
+own transactions back late. After every batch the incremental cache must equal a fresh
+read.
 
 Out of a client's order (its edit ahead of what its previous socket lost) yrs reports
-some changes with no key; ``test_flow_doc.py`` holds the deletions this catches. Moves
-of an entry's ``position`` in that situation can still be missed (2 seeds in 500 of this
-load with every client's updates shuffled): see docs/collab.md, "Incremental".
+some changes with no key (``test_flow_doc.py`` holds the deletions the cache catches) and
+misses others, so the room holds such an update back until it follows
+(:mod:`minibase.collab.held_updates`); the shuffled runs go through that hold as the room
+does. Without it, shuffled seeds 2397, 2403, 3568 and 3945 miss a change (12 in 4,000; with it,
+none in 1,500).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import pytest
 from pycrdt import Doc, Map
 
 from minibase.collab.flow_doc import FlowDoc
+from minibase.collab.held_updates import HeldUpdates, Order, is_single_client, order_of
 from minibase.collab.rules import enforce
 from minibase.domain.collab import Limits
 from tests.collab.fakes import canon
@@ -28,8 +32,8 @@ LIMITS = Limits(max_nodes=8, allowed_node_types=frozenset({"default", "llm"}))
 
 
 class Replica:
-    def __init__(self, state: bytes) -> None:
-        self.doc: Doc[Any] = Doc()
+    def __init__(self, state: bytes, client_id: int) -> None:
+        self.doc: Doc[Any] = Doc(client_id=client_id)
         self.doc.apply_update(state)
         self.sent: list[bytes] = []
         self.inbox: list[bytes] = []
@@ -38,7 +42,7 @@ class Replica:
     def edit(self, rng: random.Random, me: int, step: int) -> None:
         nodes = self.doc.get("nodes", type=Map)
         edges = self.doc.get("edges", type=Map)
-        node_ids, edge_ids = list(nodes.keys()), list(edges.keys())
+        node_ids, edge_ids = sorted(nodes.keys()), sorted(edges.keys())  # yrs: any order
         op = rng.choice(["add", "add", "delete", "edge", "edge", "unedge", "move", "retarget"])
         with self.doc.transaction():
             if op == "add" or not node_ids:
@@ -65,13 +69,35 @@ class Replica:
                     entry["target"] = rng.choice([*node_ids, "ghost"])
 
 
-@pytest.mark.parametrize("seed", range(16))
-def test_the_cache_equals_a_fresh_read_after_any_interleaving(seed: int) -> None:
+class Server:
+    """The room's path for an editor's update: held while it is ahead, then integrated."""
+
+    def __init__(self, hold: bool, client_id: int) -> None:
+        self.flow = FlowDoc(Doc(client_id=client_id))
+        self.sent: list[bytes] = []
+        self.flow.doc.observe(lambda event: self.sent.append(event.update))
+        self.hold = hold
+        self.held: HeldUpdates[int] = HeldUpdates(
+            max_updates=10_000, max_bytes=1 << 30, max_per_author=10_000
+        )
+
+    def receive(self, author: int, update: bytes) -> None:
+        if self.hold:
+            order = order_of(self.flow.doc, update)
+            if order is Order.AHEAD and is_single_client(update):
+                assert self.held.hold(author, update)
+                return
+        self.flow.doc.apply_update(update)
+        while (ready := self.held.ready(self.flow.doc)) is not None:
+            self.flow.doc.apply_update(ready[1])
+
+
+def run(seed: int, shuffled: bool, hold: bool = True) -> str | None:
+    """One random run; the first step whose cache differs from a fresh read, or None."""
     rng = random.Random(seed)
-    server = FlowDoc()
-    from_server: list[bytes] = []
-    server.doc.observe(lambda event: from_server.append(event.update))
-    replicas = [Replica(server.doc.get_update()) for _ in range(4)]
+    # Client ids from the seed too: YATA orders concurrent items by them.
+    server = Server(hold, rng.randrange(2**32))
+    replicas = [Replica(server.flow.doc.get_update(), rng.randrange(2**32)) for _ in range(4)]
     waiting: list[list[bytes]] = [[] for _ in replicas]
     for step in range(40):
         for me, replica in enumerate(replicas):
@@ -82,22 +108,44 @@ def test_the_cache_equals_a_fresh_read_after_any_interleaving(seed: int) -> None
             replica.sent.clear()
             replica.edit(rng, me, step)
             waiting[me] += replica.sent
-        # Some of what waits reaches the server, the replicas interleaved, each in its order.
+        # Some of what waits reaches the server, the replicas interleaved, each in its
+        # order, or (shuffled) in any order.
         picked: list[list[bytes]] = []
         for queue in waiting:
             taken = rng.randint(0, len(queue))
             picked.append(queue[:taken])
             del queue[:taken]
-        batch: list[bytes] = []
+            if shuffled:
+                rng.shuffle(picked[-1])
+        batch: list[tuple[int, bytes]] = []
         while any(picked):
-            batch.append(rng.choice([p for p in picked if p]).pop(0))
-        for update in batch:
-            server.doc.apply_update(update)
+            author = rng.choice([i for i, p in enumerate(picked) if p])
+            batch.append((author, picked[author].pop(0)))
+        for author, update in batch:
+            server.receive(author, update)
             if rng.random() < 0.3:
-                enforce(server, LIMITS)
-        enforce(server, LIMITS)
-        fresh = FlowDoc.from_update(server.doc.get_update()).materialize()
-        assert canon(server.materialize()) == canon(fresh), f"step {step}"
+                enforce(server.flow, LIMITS)
+        enforce(server.flow, LIMITS)
+        fresh = FlowDoc.from_update(server.flow.doc.get_update()).materialize()
+        if canon(server.flow.materialize()) != canon(fresh):
+            return f"step {step}"
         for replica in replicas:
-            replica.inbox += from_server
-        from_server.clear()
+            replica.inbox += server.sent
+        server.sent.clear()
+    return None
+
+
+MISSED_WITHOUT_THE_HOLD = (2397, 2403, 3568, 3945)
+
+
+@pytest.mark.parametrize("shuffled", [False, True], ids=["each-in-order", "shuffled"])
+@pytest.mark.parametrize("seed", [*range(16), *MISSED_WITHOUT_THE_HOLD])
+def test_the_cache_equals_a_fresh_read_after_any_interleaving(seed: int, shuffled: bool) -> None:
+    assert run(seed, shuffled) is None
+
+
+@pytest.mark.parametrize("seed", MISSED_WITHOUT_THE_HOLD)
+def test_without_the_hold_those_shuffled_runs_miss_a_change(seed: int) -> None:
+    """The seeds above reach yrs's miss: if this fails, yrs no longer misreports (a
+    pycrdt upgrade) and the hold may be worth measuring again, or the seeds moved."""
+    assert run(seed, shuffled=True, hold=False) is not None

@@ -22,7 +22,7 @@ from minibase.domain.roles import Role
 from minibase.store.collab_log import CollabStore
 from minibase.store.database import Database
 from minibase.store.unit_of_work import Store
-from tests.collab.fakes import MemoryBridge, create_flow, node
+from tests.collab.fakes import MemoryBridge, create_flow, node, two_instances
 
 EDITOR = CollabAccess(
     Principal(kind="user", id="u1", credential_id="s1", user_id="u1"), Role.EDITOR
@@ -362,26 +362,13 @@ async def test_unloaded_room_releases_its_document(settings: Settings) -> None:
 
 
 async def test_two_instances_share_a_flow_through_the_log_and_bus(settings: Settings) -> None:
-    from minibase.realtime.bus import InProcessBus
-
-    database = Database(settings)
-    bus = InProcessBus()
-    await bus.start()
-    store = Store(database, publish=bus.publish)
-    try:
-        bridge = MemoryBridge()
-        org, flow = await create_flow(
-            store, bridge, {"name": "F", "nodes": [node("a"), node("b")], "edges": []}
-        )
-        options = CollabOptions(unload_delay=0.01, materialize_delay=0.01)
-        one = RoomManager(bridge, CollabStore(store), options)
-        two = RoomManager(bridge, CollabStore(store), options)
-        one.subscribe(bus)
-        two.subscribe(bus)
+    flow_json = {"name": "F", "nodes": [node("a"), node("b")], "edges": []}
+    options = CollabOptions(unload_delay=0.01, materialize_delay=0.01)
+    async with two_instances(settings, flow_json, options) as pair:
         c1, t1 = make_client()
         c2, t2 = make_client()
-        room1 = await one.join(org, flow, c1)
-        room2 = await two.join(org, flow, c2)
+        room1 = await pair.one.join(pair.org, pair.flow, c1)
+        room2 = await pair.two.join(pair.org, pair.flow, c2)
         assert room1 is not room2
         room1.receive(c1, protocol.sync_step1(b"\x00"))
         room2.receive(c2, protocol.sync_step1(b"\x00"))
@@ -415,11 +402,6 @@ async def test_two_instances_share_a_flow_through_the_log_and_bus(settings: Sett
                     check.apply_update(message.update)
             assert list(check.get("nodes", type=Map).keys()) == ["a"]
             assert len(check.get("edges", type=Map)) == 0
-        await one.close()
-        await two.close()
-    finally:
-        await bus.close()
-        await database.close()
 
 
 class HeldBridge(MemoryBridge):

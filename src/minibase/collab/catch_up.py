@@ -4,7 +4,8 @@ Another instance's ``collab.update`` event asks for a catch-up; requests that ar
 while one runs are coalesced into one more pass. The updates read are durable already,
 so they are broadcast without being appended again (:meth:`DurableBroadcast.remote`).
 The rules run on what they changed: an edge added on one instance to a node deleted on
-another is only visible where both meet.
+another is only visible where both meet. Then the room integrates what its editors sent
+ahead of these updates (:mod:`minibase.collab.held_updates`).
 """
 
 from __future__ import annotations
@@ -39,8 +40,10 @@ class CatchUp:
         watermark: int,
         on_changes: Callable[[Changes], None] | None = None,
         settle: Callable[[], None] | None = None,
+        integrated: Callable[[], None] | None = None,
     ) -> None:
         self._flow = flow
+        self._integrated = integrated
         self._settle = settle
         self._on_changes = on_changes
         self._broadcast = broadcast
@@ -95,6 +98,8 @@ class CatchUp:
         if changes and self._on_changes is not None:
             self._on_changes(changes)
         broadcast.schedule()
+        if self._integrated is not None:
+            self._integrated()  # what editors here sent ahead may follow now
 
     async def close(self) -> None:
         if self._task is not None:

@@ -23,6 +23,10 @@ CLOSE_TOO_SLOW = 1013
 """Close code of a client that fell too far behind ("try again later": the y-websocket
 client reconnects and its sync handshake brings it up to date)."""
 
+CLOSE_PROTOCOL_ERROR = 1002
+"""Close code of a client that sent a frame that is not a y-websocket message, or an
+update yrs refuses."""
+
 CLOSE_TIMEOUT = 5.0
 """How long a close frame may wait for a socket that does not take it (a dead reader)."""
 
@@ -62,6 +66,10 @@ class Client:
         """Answered sync step 2: the client is in the document broadcast."""
         self.denied = False
         """A viewer that was told ``read-only`` once."""
+        self.in_order = False
+        """One of its updates followed what the room had: its later ones follow too
+        (one socket keeps their order), so the room stops checking
+        (:mod:`minibase.collab.held_updates`)."""
         self.closed = False
         self._max_queued = max_queued
         self._max_bytes = max_queued_bytes

@@ -15,7 +15,7 @@ import logging
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from minibase.collab.client import Client
+from minibase.collab.client import CLOSE_PROTOCOL_ERROR, Client
 from minibase.collab.protocol import ProtocolError
 from minibase.collab.rooms import RoomManager
 from minibase.domain.collab import CollabAuthorizer
@@ -29,7 +29,6 @@ PATH = "/v1/collab/{org_id}/{flow_id}"
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
-CLOSE_PROTOCOL_ERROR = 1002
 CLOSE_UNSUPPORTED_DATA = 1003
 CLOSE_UNAVAILABLE = 1013
 CLOSE_INTERNAL_ERROR = 1011

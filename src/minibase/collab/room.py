@@ -32,15 +32,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 
 from minibase.collab import protocol
 from minibase.collab.awareness import AwarenessRelay
 from minibase.collab.broadcast import DurableBroadcast
 from minibase.collab.catch_up import CatchUp
 from minibase.collab.checks import PendingChecks
-from minibase.collab.client import Client
+from minibase.collab.client import CLOSE_PROTOCOL_ERROR, Client
 from minibase.collab.compaction import Compactor
 from minibase.collab.flow_doc import FlowDoc
+from minibase.collab.held_updates import HeldUpdates, Order, is_single_client, order_of
 from minibase.collab.materializer import Materializer
 from minibase.collab.options import CollabOptions
 from minibase.domain.collab import FlowBridge, Limits
@@ -49,6 +51,8 @@ from minibase.domain.merge import merge_flows
 from minibase.domain.principal import SYSTEM, Principal
 from minibase.errors import MinibaseError, ServiceUnavailable
 from minibase.store.collab_log import CollabStore
+
+log = logging.getLogger("minibase.collab")
 
 READ_ONLY = "read-only"
 
@@ -118,6 +122,12 @@ class Room:
             watermark,
             on_changes=self.materializer.caught_up,
             settle=self.checks.check,
+            integrated=self._release_held_if_any,
+        )
+        self.held: HeldUpdates[Client] = HeldUpdates(
+            max_updates=options.max_held_updates,
+            max_bytes=options.max_held_bytes,
+            max_per_author=options.max_held_per_socket,
         )
         self._limits: dict[Limits, Limits] = {}
         self.awareness = AwarenessRelay(self.clients, options)
@@ -147,7 +157,26 @@ class Room:
     # --- edits ------------------------------------------------------------------------
 
     def apply_client_update(self, client: Client, update: bytes) -> None:
-        """Integrate an editor's update and queue it; the rules check it with its batch."""
+        """Integrate an editor's update and queue it; the rules check it with its batch.
+
+        Until one of a socket's updates follows what the room has, each is checked first:
+        one that is ahead of what it builds on is held back until that arrives
+        (:mod:`minibase.collab.held_updates`).
+        """
+        if not client.in_order:
+            try:
+                order = order_of(self.flow.doc, update)
+            except BaseException as exc:
+                raise _bad_update(exc) from exc
+            if order is Order.AHEAD and is_single_client(update) and self.held.hold(client, update):
+                return
+            if order is Order.FOLLOWS:
+                client.in_order = True
+        if self._integrate(client, update) and len(self.held):
+            self._release_held()
+
+    def _integrate(self, client: Client, update: bytes) -> bool:
+        """Apply ``update`` as ``client``'s edit and queue what it changed; anything new?"""
         author = client.access.principal
         limits = self._limits_of(client)
         self.checks.before(author, limits)
@@ -158,19 +187,38 @@ class Room:
             # (pycrdt opens one) with an origin to hash and record cost 1.7 µs an update.
             with self.flow.edits_by(client):
                 self.flow.doc.apply_update(update)
-        except (ValueError, RuntimeError) as exc:  # yrs reports some bad blocks as RuntimeError
-            raise protocol.ProtocolError(f"bad Yjs update: {exc}") from exc
         except BaseException as exc:
-            # Some malformed blocks make yrs panic while committing; pyo3 raises that as a
-            # PanicException, a BaseException. It is that client's bad frame, nothing more.
-            if type(exc).__name__ != "PanicException":
-                raise
-            raise protocol.ProtocolError("bad Yjs update (rejected by yrs)") from exc
+            raise _bad_update(exc) from exc
         if self.broadcast.queued == before:
-            return  # nothing new (a duplicate, or structs waiting for missing ones)
+            return False  # nothing new (a duplicate, or structs yrs keeps for missing ones)
         self.checks.add(client, author, limits)
         self.broadcast.claim(author)
         self.broadcast.schedule()
+        return True
+
+    def _release_held_if_any(self) -> None:
+        if len(self.held):
+            self._release_held()
+
+    def _release_held(self) -> None:
+        """Integrate the held updates that follow now (each may release more)."""
+        while True:
+            try:
+                ready = self.held.ready(self.flow.doc)
+            except BaseException as exc:  # noqa: BLE001 - _bad_update raises all but yrs's
+                # yrs took it when it came (order_of), so refusing it now must not stop
+                # the others: logged, and that update is dropped.
+                log.warning("collab: a held update was refused: %s", _bad_update(exc))
+                continue
+            if ready is None:
+                return
+            client, update = ready
+            try:
+                self._integrate(client, update)
+            except protocol.ProtocolError as exc:
+                log.info("collab protocol error: %s", exc, extra={"org": self.org_id})
+                client.close_soon(CLOSE_PROTOCOL_ERROR, "protocol error")
+                self.held.drop(client)
 
     def _limits_of(self, client: Client) -> Limits:
         """The room's limits tightened by ``client``'s (computed once per distinct pair)."""
@@ -229,6 +277,7 @@ class Room:
 
     def leave(self, client: Client) -> None:
         self.clients.discard(client)
+        self.held.drop(client)
         self.awareness.leave(client)
 
     def receive(self, client: Client, frame: bytes) -> None:
@@ -282,6 +331,9 @@ class Room:
     async def close(self) -> None:
         """Store what is pending, hand the last edits to REST, release the document."""
         self.awareness.close()
+        if dropped := self.held.clear():
+            # Their authors' sockets are closing: each client's next sync sends them again.
+            log.info("collab: %d held updates dropped", dropped, extra={"org": self.org_id})
         with contextlib.suppress(ServiceUnavailable):
             await self.drain()
         await self.materializer.close(hand_over=not self.broken)
@@ -291,3 +343,15 @@ class Room:
         await self.compactor.close(compact=not self.broken)
         self.broadcast.close()
         self.flow.close()
+
+
+def _bad_update(exc: BaseException) -> protocol.ProtocolError:
+    """What yrs raised for an update, as the sender's protocol error; anything else is
+    raised again."""
+    if isinstance(exc, ValueError | RuntimeError):  # yrs reports some bad blocks so
+        return protocol.ProtocolError(f"bad Yjs update: {exc}")
+    # Some malformed blocks make yrs panic while committing; pyo3 raises that as a
+    # PanicException, a BaseException. It is that client's bad frame, nothing more.
+    if type(exc).__name__ == "PanicException":
+        return protocol.ProtocolError("bad Yjs update (rejected by yrs)")
+    raise exc
