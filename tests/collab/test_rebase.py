@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
 from pycrdt import Array, Doc, Map, Text
 
-from minibase.collab.rebase import FIRST_WRITER, NotRebasable, rebase, rebaser, state_vector
+from minibase.collab.rebase import (
+    FIRST_WRITER,
+    NotRebasable,
+    collected,
+    collected_state,
+    rebase,
+    rebaser,
+    state_vector,
+)
 from minibase.config import Settings
 from minibase.domain.principal import SYSTEM
 from minibase.store.collab_log import CollabStore
@@ -177,3 +186,22 @@ async def test_the_store_rebases_only_an_idle_snapshot(settings: Settings) -> No
         assert await used() < before  # the storage count follows the smaller snapshot
     finally:
         await database.close()
+
+
+def test_collected_state_is_collected_of_the_decoded_state_vector() -> None:
+    rng = random.Random(7)
+    for clients in (0, 1, 3, 200):
+        doc: Doc[Any] = Doc()
+        for _ in range(clients):
+            writer: Doc[Any] = Doc(
+                client_id=rng.choice([1, 127, 128, 2**32, 2**53 - 1, rng.randrange(2**53)])
+            )
+            writer.apply_update(doc.get_update())
+            writer.get("nodes", type=Map)[str(rng.random())] = "x" * rng.randrange(1, 300)
+            doc.apply_update(writer.get_update(doc.get_state()))
+        fast: Doc[Any] = Doc()
+        fast.apply_update(collected_state(doc.get_state()))
+        plain_way: Doc[Any] = Doc()
+        plain_way.apply_update(collected(state_vector(doc)))
+        assert state_vector(fast) == state_vector(plain_way) == state_vector(doc)
+        assert fast.get_update() == plain_way.get_update()

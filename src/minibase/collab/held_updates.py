@@ -10,7 +10,7 @@ integrates it once it follows: the document never waits on a missing predecessor
 
 :func:`order_of` tells where an update stands against a document without touching it:
 what the update adds is applied to a *probe*, an empty document whose state vector is the
-document's (every known clock collected, :func:`minibase.collab.rebase.collected`), and
+document's (every known clock collected, :func:`minibase.collab.rebase.collected_state`), and
 whatever the probe cannot integrate is ahead.
 
 :class:`HeldUpdates` keeps them, bounded per room and per author: an author can only hold
@@ -27,7 +27,7 @@ from typing import Any, Generic, TypeVar
 
 from pycrdt import Doc, get_update
 
-from minibase.collab.rebase import collected, state_vector
+from minibase.collab.rebase import collected_state
 
 Author = TypeVar("Author", bound=Hashable)
 
@@ -67,7 +67,7 @@ def order_of(doc: Doc[Any], update: bytes, seed: bytes | None = None) -> Order:
 
 def probe_seed(doc: Doc[Any]) -> bytes:
     """An update that gives an empty document ``doc``'s state vector, content collected."""
-    return collected(state_vector(doc))
+    return collected_state(doc.get_state())
 
 
 def is_single_client(update: bytes) -> bool:
