@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,6 +129,8 @@ class TwoInstances:
 
     store: Store
     bridge: MemoryBridge
+    """The REST flows (instance two's bridge)."""
+    bridge_of_one: MemoryBridge
     org: str
     flow: str
     one: RoomManager
@@ -137,9 +139,13 @@ class TwoInstances:
 
 @contextlib.asynccontextmanager
 async def two_instances(
-    settings: Settings, flow: FlowJSON, options: CollabOptions
+    settings: Settings,
+    flow: FlowJSON,
+    options: CollabOptions,
+    bridge_of_one: Callable[[MemoryBridge], MemoryBridge] = lambda rest: rest,
 ) -> AsyncIterator[TwoInstances]:
-    """``flow`` in a new org, served by two instances; both closed on the way out."""
+    """``flow`` in a new org, served by two instances; both closed on the way out.
+    ``bridge_of_one`` gives instance one its own bridge over the REST flows."""
     database = Database(settings)
     bus = InProcessBus()
     await bus.start()
@@ -147,12 +153,13 @@ async def two_instances(
     try:
         bridge = MemoryBridge()
         org, flow_id = await create_flow(store, bridge, flow)
-        one = RoomManager(bridge, CollabStore(store), options)
+        own = bridge_of_one(bridge)
+        one = RoomManager(own, CollabStore(store), options)
         two = RoomManager(bridge, CollabStore(store), options)
         one.subscribe(bus)
         two.subscribe(bus)
         try:
-            yield TwoInstances(store, bridge, org, flow_id, one, two)
+            yield TwoInstances(store, bridge, own, org, flow_id, one, two)
         finally:
             await one.close()
             await two.close()

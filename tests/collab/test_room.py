@@ -425,53 +425,41 @@ async def test_rest_flow_converges_when_an_older_hand_over_of_another_instance_l
     """Instance one's hand-over, snapshotted before it saw instance two's edit, reaches
     REST after two handed that edit over. One hands over again once it caught up, so the
     REST flow ends with both edits (before the fix it kept one's older view for good)."""
-    from minibase.realtime.bus import InProcessBus
+    options = CollabOptions(unload_delay=0.01, materialize_delay=0.01)
+    empty = {"name": "F", "nodes": [], "edges": []}
+    async with two_instances(settings, empty, options, bridge_of_one=HeldBridge) as pair:
+        rest, held = pair.bridge, pair.bridge_of_one
+        assert isinstance(held, HeldBridge)
+        try:
+            c1, _ = make_client()
+            c2, _ = make_client()
+            room1 = await pair.one.join(pair.org, pair.flow, c1)
+            room2 = await pair.two.join(pair.org, pair.flow, c2)
+            room1.receive(c1, protocol.sync_update(edit(Doc(), "x")))
+            await asyncio.wait_for(held.entered.wait(), 5)  # one's snapshot {x} is taken
+            for _ in range(500):
+                if "x" in room2.flow.nodes:
+                    break
+                await asyncio.sleep(0.01)
+            room2.receive(c2, protocol.sync_update(edit(Doc(), "y")))
 
-    database = Database(settings)
-    bus = InProcessBus()
-    await bus.start()
-    store = Store(database, publish=bus.publish)
-    try:
-        rest = MemoryBridge()
-        org, flow = await create_flow(store, rest, {"name": "F", "nodes": [], "edges": []})
-        held = HeldBridge(rest)
-        options = CollabOptions(unload_delay=0.01, materialize_delay=0.01)
-        one = RoomManager(held, CollabStore(store), options)
-        two = RoomManager(rest, CollabStore(store), options)
-        one.subscribe(bus)
-        two.subscribe(bus)
-        c1, _ = make_client()
-        c2, _ = make_client()
-        room1 = await one.join(org, flow, c1)
-        room2 = await two.join(org, flow, c2)
-        room1.receive(c1, protocol.sync_update(edit(Doc(), "x")))
-        await asyncio.wait_for(held.entered.wait(), 5)  # one's snapshot {x} is taken
-        for _ in range(500):
-            if "x" in room2.flow.nodes:
-                break
-            await asyncio.sleep(0.01)
-        room2.receive(c2, protocol.sync_update(edit(Doc(), "y")))
+            def rest_ids() -> list[str]:
+                return sorted(n["id"] for n in rest.flows[(pair.org, pair.flow)]["nodes"])
 
-        def rest_ids() -> list[str]:
-            return sorted(n["id"] for n in rest.flows[(org, flow)]["nodes"])
-
-        seen = 0
-        while rest_ids() != ["x", "y"]:  # two hands over {x, y}
-            seen += 1
-            await rest.wait_changes(seen)
-        held.release.set()
-        await held.wait_changes(1)  # one's older {x} lands last
-        for _ in range(500):  # and one hands over again once it caught up y
-            if rest_ids() == ["x", "y"]:
-                break
-            await asyncio.sleep(0.01)
-        assert rest_ids() == ["x", "y"]
-        assert held.changes[-1][3] == SYSTEM  # no local author: the server hands it over
-        await one.close()
-        await two.close()
-    finally:
-        await bus.close()
-        await database.close()
+            seen = 0
+            while rest_ids() != ["x", "y"]:  # two hands over {x, y}
+                seen += 1
+                await rest.wait_changes(seen)
+            held.release.set()
+            await held.wait_changes(1)  # one's older {x} lands last
+            for _ in range(500):  # and one hands over again once it caught up y
+                if rest_ids() == ["x", "y"]:
+                    break
+                await asyncio.sleep(0.01)
+            assert rest_ids() == ["x", "y"]
+            assert held.changes[-1][3] == SYSTEM  # no local author: the server hands it over
+        finally:
+            held.release.set()  # instance one's close hands over too
 
 
 async def test_on_change_is_throttled_and_split_by_author() -> None:
