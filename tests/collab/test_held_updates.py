@@ -12,7 +12,7 @@ from minibase.collab import protocol
 from minibase.collab.flow_doc import FlowDoc
 from minibase.collab.held_updates import HeldUpdates, Order, is_single_client, order_of
 from minibase.collab.options import CollabOptions
-from minibase.collab.room import Room
+from minibase.collab.room import RELEASE_EVERY, Room
 from minibase.config import Settings
 from tests.collab.fakes import canon, node, two_instances
 from tests.collab.test_room import FakeTransport, make_client, settle
@@ -221,3 +221,58 @@ async def test_an_edit_on_what_this_instance_has_not_caught_up_with_waits_for_it
         assert len(room1.held) == 0
         assert positions(room1.flow) == positions(room2.flow) == {"a": 0, "b": 9}
         assert received(t1).get("nodes", type=Map)["b"]["position"] == {"x": 9, "y": 0}
+
+
+async def test_an_edit_on_another_sockets_unsent_node_is_released_after_it_comes() -> None:
+    """Two tabs share edits locally (a BroadcastChannel); the second sends its edit of
+    the first's node before the first sent the node itself."""
+    live = room()
+    (first_tab, _), (second_tab, _) = await joined(live), await joined(live)
+    first = Editor()
+    live.receive(first_tab, protocol.sync_update(first.add("t")))
+    assert first_tab.in_order
+    unsent = first.add("x", 1)
+    second = Editor(first.doc.get_update())
+    live.receive(second_tab, protocol.sync_update(second.move("x", 9)))
+    assert len(live.held) == 1
+    live.receive(first_tab, protocol.sync_update(unsent))
+    assert len(live.held) == 1  # an in-order socket's update: released on the next pass
+    for _ in range(100):
+        if not len(live.held):
+            break
+        await asyncio.sleep(RELEASE_EVERY / 5)
+    assert positions(live.flow) == {"t": 0, "x": 9}
+    await live.close()
+
+
+async def test_updates_that_never_follow_cost_one_pass_per_interval(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    live = room()
+    (stranded, _), (busy, _) = await joined(live), await joined(live)
+    lost = Editor()
+    lost.add("gone")  # never sent: what follows it is ahead for good
+    for x in range(CollabOptions().max_held_per_socket):
+        live.receive(stranded, protocol.sync_update(lost.move("gone", x)))
+    held = len(live.held)
+    assert held == CollabOptions().max_held_per_socket
+    checks: list[bytes] = []
+
+    def counted(doc: Any, update: bytes, seed: bytes | None = None) -> Order:
+        checks.append(update)
+        return order_of(doc, update, seed)
+
+    monkeypatch.setattr("minibase.collab.held_updates.order_of", counted)
+    editor = Editor()
+    live.receive(busy, protocol.sync_update(editor.add("a")))  # its first: checked, a pass
+    assert len(checks) == held
+    for x in range(50):
+        live.receive(busy, protocol.sync_update(editor.move("a", x)))
+    assert len(checks) == held  # none while the in-order socket's updates come
+    for _ in range(100):
+        if len(checks) >= 2 * held:
+            break
+        await asyncio.sleep(RELEASE_EVERY / 5)
+    assert len(checks) == 2 * held  # then one pass for all of them
+    assert len(live.held) == held
+    await live.close()

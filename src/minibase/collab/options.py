@@ -41,12 +41,12 @@ class CollabOptions:
     """A client this many frames behind is disconnected (1013) instead of buffering more."""
     max_queued_bytes: int = 16 * 1024 * 1024
     """... or this many bytes behind (what it had waiting is dropped at once)."""
-    max_held_updates: int = 64
+    max_held_updates: int = 32
     """Editors' updates a room holds back until what they build on arrives
     (:mod:`minibase.collab.held_updates`); beyond it, one is integrated at once."""
     max_held_bytes: int = 4 * 1024 * 1024
     """... and the bytes they may take in all ..."""
-    max_held_per_socket: int = 16
+    max_held_per_socket: int = 8
     """... and how many of them one socket may have held."""
     flow_limits: Limits = field(default_factory=Limits)
     """Deployment-wide limits of one flow (settings), tightened by each client's own."""
