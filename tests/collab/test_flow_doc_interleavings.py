@@ -78,7 +78,11 @@ class Server:
         self.flow.doc.observe(lambda event: self.sent.append(event.update))
         self.hold = hold
         self.held: HeldUpdates[int] = HeldUpdates(
-            max_updates=10_000, max_bytes=1 << 30, max_per_author=10_000
+            self.flow.doc,
+            lambda _author, update: self.flow.doc.apply_update(update),
+            max_updates=10_000,
+            max_bytes=1 << 30,
+            max_per_author=10_000,
         )
 
     def receive(self, author: int, update: bytes) -> None:
@@ -88,8 +92,7 @@ class Server:
                 assert self.held.hold(author, update)
                 return
         self.flow.doc.apply_update(update)
-        while (ready := self.held.ready(self.flow.doc)) is not None:
-            self.flow.doc.apply_update(ready[1])
+        self.held.release()
 
 
 def run(seed: int, shuffled: bool, hold: bool = True) -> str | None:

@@ -10,9 +10,15 @@ from pycrdt import Doc, Map
 
 from minibase.collab import protocol
 from minibase.collab.flow_doc import FlowDoc
-from minibase.collab.held_updates import HeldUpdates, Order, is_single_client, order_of
+from minibase.collab.held_updates import (
+    RELEASE_EVERY,
+    HeldUpdates,
+    Order,
+    is_single_client,
+    order_of,
+)
 from minibase.collab.options import CollabOptions
-from minibase.collab.room import RELEASE_EVERY, Room
+from minibase.collab.room import Room
 from minibase.config import Settings
 from tests.collab.fakes import canon, node, two_instances
 from tests.collab.test_room import FakeTransport, make_client, settle
@@ -63,36 +69,63 @@ def test_order_of_tells_where_an_update_stands_and_changes_nothing() -> None:
         order_of(server.doc, b"\x01\xff")
 
 
+def held_in(
+    server: FlowDoc, max_updates: int = 8, max_bytes: int = 1 << 20, max_per_author: int = 8
+) -> HeldUpdates[str]:
+    """Held updates released straight into ``server``'s document."""
+    return HeldUpdates(
+        server.doc,
+        lambda _author, update: server.doc.apply_update(update),
+        max_updates=max_updates,
+        max_bytes=max_bytes,
+        max_per_author=max_per_author,
+    )
+
+
 def test_held_updates_come_out_in_their_order_once_they_follow() -> None:
     server = FlowDoc()
     editor = Editor()
     first, second, third = editor.add("a"), editor.move("a", 5), editor.move("a", 7)
-    held: HeldUpdates[str] = HeldUpdates(max_updates=8, max_bytes=1 << 20, max_per_author=8)
+    held = held_in(server)
     assert held.hold("e", third) and held.hold("e", second)
-    assert held.ready(server.doc) is None
+    assert held.ready() is None
     server.doc.apply_update(first)
-    assert held.ready(server.doc) == ("e", second)  # third waits for second
+    assert held.ready() == ("e", second)  # third waits for second
     server.doc.apply_update(second)
-    assert held.ready(server.doc) == ("e", third)
+    assert held.ready() == ("e", third)
     server.doc.apply_update(third)
-    assert len(held) == 0 and held.ready(server.doc) is None
+    assert len(held) == 0 and held.ready() is None
     assert positions(server) == {"a": 7}
 
 
+def test_a_release_integrates_all_that_follow_in_turn() -> None:
+    server = FlowDoc()
+    editor = Editor()
+    first, *rest = editor.add("a"), editor.move("a", 5), editor.move("a", 7)
+    held = held_in(server)
+    for update in reversed(rest):
+        assert held.hold("e", update)
+    held.release()
+    assert len(held) == 2
+    server.doc.apply_update(first)
+    held.release()
+    assert len(held) == 0 and positions(server) == {"a": 7}
+
+
 def test_held_updates_are_bounded() -> None:
+    server = FlowDoc()
     editor = Editor()
     updates = [editor.add("a"), *(editor.move("a", x) for x in range(1, 6))]
-    per_author: HeldUpdates[str] = HeldUpdates(max_updates=8, max_bytes=1 << 20, max_per_author=2)
+    per_author = held_in(server, max_per_author=2)
     assert per_author.hold("e", updates[1]) and per_author.hold("e", updates[2])
     assert not per_author.hold("e", updates[3])
     assert per_author.hold("other", updates[3])
     assert per_author.drop("e") == 2 and len(per_author) == 1
-    in_all: HeldUpdates[str] = HeldUpdates(max_updates=2, max_bytes=1 << 20, max_per_author=8)
+    in_all = held_in(server, max_updates=2)
     assert in_all.hold("e", updates[1]) and in_all.hold("f", updates[2])
     assert not in_all.hold("g", updates[3])
-    assert in_all.clear() == 2 and len(in_all) == 0
-    size = len(updates[1])
-    by_bytes: HeldUpdates[str] = HeldUpdates(max_updates=8, max_bytes=size, max_per_author=8)
+    assert in_all.close() == 2 and len(in_all) == 0
+    by_bytes = held_in(server, max_bytes=len(updates[1]))
     assert by_bytes.hold("e", updates[1])
     assert not by_bytes.hold("f", updates[2])
 

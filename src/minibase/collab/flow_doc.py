@@ -61,6 +61,13 @@ def _normalize(value: Any) -> JSON:
     return _normalize(to_py()) if callable(to_py) else str(value)
 
 
+def refused_by_yrs(exc: BaseException) -> bool:
+    """Whether ``exc`` is yrs refusing an update (a malformed one): a ``ValueError`` or
+    ``RuntimeError``, or a panic while committing, which pyo3 raises as a
+    ``PanicException`` (a ``BaseException``)."""
+    return isinstance(exc, ValueError | RuntimeError) or type(exc).__name__ == "PanicException"
+
+
 UNREPRESENTABLE = "<unrepresentable>"
 """The cached value of an entry JSON or a database cannot carry (nested too deep, an
 integer over 64 bits, a lone surrogate, a NUL character): never materialized, and a

@@ -13,21 +13,30 @@ what the update adds is applied to a *probe*, an empty document whose state vect
 document's (every known clock collected, :func:`minibase.collab.rebase.collected_state`), and
 whatever the probe cannot integrate is ahead.
 
-:class:`HeldUpdates` keeps them, bounded per room and per author: an author can only hold
-back its own updates, and what does not fit is integrated at once, as before (yrs keeps
-it pending).
+:class:`HeldUpdates` keeps them, bounded in all, in bytes and per author (a socket); what
+does not fit is integrated at once, as before (yrs keeps it pending). It releases them
+through the room's own path for an editor's update: at once when asked
+(:meth:`HeldUpdates.release`: after an update of a socket not in order yet, after a
+catch-up), or in one pass within :data:`RELEASE_EVERY` (:meth:`HeldUpdates.release_soon`:
+after in-order sockets' updates, which rarely are what a held one waits for).
 """
 
 from __future__ import annotations
 
+import asyncio
 import enum
-from collections.abc import Hashable
+import logging
+import time
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from pycrdt import Doc, get_update
 
+from minibase.collab.flow_doc import refused_by_yrs
 from minibase.collab.rebase import collected_state
+
+log = logging.getLogger("minibase.collab")
 
 Author = TypeVar("Author", bound=Hashable)
 
@@ -76,6 +85,10 @@ def is_single_client(update: bytes) -> bool:
     return update[:1] == b"\x01"
 
 
+RELEASE_EVERY = 0.05
+"""Seconds between passes over the held updates started by :meth:`HeldUpdates.release_soon`."""
+
+
 @dataclass(slots=True)
 class _Held(Generic[Author]):
     author: Author
@@ -83,14 +96,30 @@ class _Held(Generic[Author]):
 
 
 class HeldUpdates(Generic[Author]):
-    """Updates that are ahead, in the order they came, with their authors (sockets)."""
+    """Updates that are ahead, in the order they came, with their authors (sockets).
 
-    def __init__(self, *, max_updates: int, max_bytes: int, max_per_author: int) -> None:
+    ``integrate(author, update)`` is how a released update goes into the document (the
+    room's path for an editor's update: rules, storage, broadcast).
+    """
+
+    def __init__(
+        self,
+        doc: Doc[Any],
+        integrate: Callable[[Author, bytes], object],
+        *,
+        max_updates: int,
+        max_bytes: int,
+        max_per_author: int,
+    ) -> None:
+        self._doc = doc
+        self._integrate = integrate
         self._held: list[_Held[Author]] = []
         self._bytes = 0
         self._max_updates = max_updates
         self._max_bytes = max_bytes
         self._max_per_author = max_per_author
+        self._released_at = 0.0
+        self._timer: asyncio.TimerHandle | None = None
 
     def __len__(self) -> int:
         return len(self._held)
@@ -107,26 +136,54 @@ class HeldUpdates(Generic[Author]):
         self._bytes += len(update)
         return True
 
-    def ready(self, doc: Doc[Any]) -> tuple[Author, bytes] | None:
-        """Take out the first held update (in arrival order) that ``doc`` can integrate
-        now, or that brings nothing new any more; None when each is still ahead.
+    def ready(self) -> tuple[Author, bytes] | None:
+        """Take out the first held update (in arrival order) that the document can
+        integrate now, or that brings nothing new any more; None when each is ahead.
 
-        The caller integrates it and asks again: what it adds may release more.
-        Raises what yrs raises for a malformed update (the held one stays out).
+        A held update yrs refuses now (it took it when it came) is dropped and logged:
+        it must not keep the others back.
         """
         if not self._held:
             return None
-        seed = probe_seed(doc)
-        for index, held in enumerate(self._held):
+        seed = probe_seed(self._doc)
+        index = 0
+        while index < len(self._held):
+            held = self._held[index]
             try:
-                order = order_of(doc, held.update, seed)
-            except BaseException:
+                order = order_of(self._doc, held.update, seed)
+            except BaseException as exc:
+                if not refused_by_yrs(exc):
+                    raise
                 self._take(index)
-                raise
+                log.warning("collab: a held update was refused: %s", exc)
+                continue
             if order is not Order.AHEAD:
                 self._take(index)
                 return held.author, held.update
+            index += 1
         return None
+
+    def release(self) -> None:
+        """Integrate the held updates that follow now (each may release more)."""
+        self._released_at = time.monotonic()
+        while (ready := self.ready()) is not None:
+            self._integrate(*ready)
+
+    def release_soon(self) -> None:
+        """:meth:`release` within :data:`RELEASE_EVERY`: one pass for many updates.
+
+        For updates that are unlikely to be what a held one waits for (an in-order
+        socket's): a pass after each would let held updates that never follow (up to
+        the bounds) cost a pass per update of the room.
+        """
+        if self._timer is not None or not self._held:
+            return
+        delay = max(0.0, self._released_at + RELEASE_EVERY - time.monotonic())
+        self._timer = asyncio.get_running_loop().call_later(delay, self._on_time)
+
+    def _on_time(self) -> None:
+        self._timer = None
+        self.release()
 
     def _take(self, index: int) -> None:
         held = self._held.pop(index)
@@ -140,8 +197,11 @@ class HeldUpdates(Generic[Author]):
         self._bytes = sum(len(held.update) for held in kept)
         return dropped
 
-    def clear(self) -> int:
-        """Forget everything held; how many updates that was."""
+    def close(self) -> int:
+        """Forget everything held and stop a pending pass; how many updates were held."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         dropped = len(self._held)
         self._held = []
         self._bytes = 0

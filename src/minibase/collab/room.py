@@ -41,7 +41,7 @@ from minibase.collab.catch_up import CatchUp
 from minibase.collab.checks import PendingChecks
 from minibase.collab.client import CLOSE_PROTOCOL_ERROR, Client
 from minibase.collab.compaction import Compactor
-from minibase.collab.flow_doc import FlowDoc
+from minibase.collab.flow_doc import FlowDoc, refused_by_yrs
 from minibase.collab.held_updates import HeldUpdates, Order, is_single_client, order_of
 from minibase.collab.materializer import Materializer
 from minibase.collab.options import CollabOptions
@@ -55,9 +55,6 @@ from minibase.store.collab_log import CollabStore
 log = logging.getLogger("minibase.collab")
 
 READ_ONLY = "read-only"
-
-RELEASE_EVERY = 0.05
-"""Seconds between passes over the held updates after in-order sockets' updates."""
 
 ORIGIN_REST = "server:rest"
 ORIGIN_SEED = "server:seed"
@@ -117,6 +114,13 @@ class Room:
             self._stored,
             before_batch=self.checks.check,
         )
+        self.held: HeldUpdates[Client] = HeldUpdates(
+            flow_doc.doc,
+            self._integrate_held,
+            max_updates=options.max_held_updates,
+            max_bytes=options.max_held_bytes,
+            max_per_author=options.max_held_per_socket,
+        )
         self.catch_up = CatchUp(
             flow_doc,
             self.broadcast,
@@ -125,15 +129,8 @@ class Room:
             watermark,
             on_changes=self.materializer.caught_up,
             settle=self.checks.check,
-            integrated=self._release_held_if_any,
+            integrated=self.held.release,
         )
-        self.held: HeldUpdates[Client] = HeldUpdates(
-            max_updates=options.max_held_updates,
-            max_bytes=options.max_held_bytes,
-            max_per_author=options.max_held_per_socket,
-        )
-        self._released_at = 0.0
-        self._release_timer: asyncio.TimerHandle | None = None
         self._limits: dict[Limits, Limits] = {}
         self.awareness = AwarenessRelay(self.clients, options)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -180,9 +177,9 @@ class Room:
                 client.in_order = True
         if self._integrate(client, update) and len(self.held):
             if checked:
-                self._release_held()  # most likely what a held update waits for
+                self.held.release()  # most likely what a held update waits for
             else:
-                self._release_soon()
+                self.held.release_soon()
 
     def _integrate(self, client: Client, update: bytes) -> bool:
         """Apply ``update`` as ``client``'s edit and queue what it changed; anything new?"""
@@ -205,47 +202,13 @@ class Room:
         self.broadcast.schedule()
         return True
 
-    def _release_held_if_any(self) -> None:
-        if len(self.held):
-            self._release_held()
-
-    def _release_soon(self) -> None:
-        """Release held updates within :data:`RELEASE_EVERY` (one pass for many updates).
-
-        An in-order socket's update rarely is what a held one waits for, and a check of
-        every held update after each of them would let held updates that never follow
-        (up to the bounds) cost the room a pass per update.
-        """
-        if self._release_timer is not None:
-            return
-        loop = asyncio.get_running_loop()
-        delay = max(0.0, self._released_at + RELEASE_EVERY - loop.time())
-        self._release_timer = loop.call_later(delay, self._release_on_time)
-
-    def _release_on_time(self) -> None:
-        self._release_timer = None
-        self._release_held_if_any()
-
-    def _release_held(self) -> None:
-        """Integrate the held updates that follow now (each may release more)."""
-        self._released_at = asyncio.get_running_loop().time()
-        while True:
-            try:
-                ready = self.held.ready(self.flow.doc)
-            except BaseException as exc:  # noqa: BLE001 - _bad_update raises all but yrs's
-                # yrs took it when it came (order_of), so refusing it now must not stop
-                # the others: logged, and that update is dropped.
-                log.warning("collab: a held update was refused: %s", _bad_update(exc))
-                continue
-            if ready is None:
-                return
-            client, update = ready
-            try:
-                self._integrate(client, update)
-            except protocol.ProtocolError as exc:
-                log.info("collab protocol error: %s", exc, extra={"org": self.org_id})
-                client.close_soon(CLOSE_PROTOCOL_ERROR, "protocol error")
-                self.held.drop(client)
+    def _integrate_held(self, client: Client, update: bytes) -> None:
+        try:
+            self._integrate(client, update)
+        except protocol.ProtocolError as exc:
+            log.info("collab protocol error: %s", exc, extra={"org": self.org_id})
+            client.close_soon(CLOSE_PROTOCOL_ERROR, "protocol error")
+            self.held.drop(client)
 
     def _limits_of(self, client: Client) -> Limits:
         """The room's limits tightened by ``client``'s (computed once per distinct pair)."""
@@ -358,10 +321,7 @@ class Room:
     async def close(self) -> None:
         """Store what is pending, hand the last edits to REST, release the document."""
         self.awareness.close()
-        if self._release_timer is not None:
-            self._release_timer.cancel()
-            self._release_timer = None
-        if dropped := self.held.clear():
+        if dropped := self.held.close():
             # Their authors' sockets are closing: each client's next sync sends them again.
             log.info("collab: %d held updates dropped", dropped, extra={"org": self.org_id})
         with contextlib.suppress(ServiceUnavailable):
@@ -376,12 +336,8 @@ class Room:
 
 
 def _bad_update(exc: BaseException) -> protocol.ProtocolError:
-    """What yrs raised for an update, as the sender's protocol error; anything else is
-    raised again."""
-    if isinstance(exc, ValueError | RuntimeError):  # yrs reports some bad blocks so
-        return protocol.ProtocolError(f"bad Yjs update: {exc}")
-    # Some malformed blocks make yrs panic while committing; pyo3 raises that as a
-    # PanicException, a BaseException. It is that client's bad frame, nothing more.
-    if type(exc).__name__ == "PanicException":
-        return protocol.ProtocolError("bad Yjs update (rejected by yrs)")
-    raise exc
+    """What yrs raised for an update, as the sender's protocol error (that client's bad
+    frame, nothing more); anything else is raised again."""
+    if not refused_by_yrs(exc):
+        raise exc
+    return protocol.ProtocolError(f"bad Yjs update ({type(exc).__name__}): {exc}")
