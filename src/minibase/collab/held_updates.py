@@ -64,11 +64,12 @@ def order_of(doc: Doc[Any], update: bytes, seed: bytes | None = None) -> Order:
     ``seed``: :func:`probe_seed` of ``doc`` when the caller checks several updates
     against one state. Raises what yrs raises for a malformed update.
     """
-    new = get_update(update, doc.get_state())
+    state = doc.get_state()
+    new = get_update(update, state)
     if not _has_structs(new):
         return Order.NOTHING_NEW
     probe: Doc[Any] = Doc()
-    probe.apply_update(seed if seed is not None else probe_seed(doc))
+    probe.apply_update(seed if seed is not None else collected_state(state))
     probe.apply_update(new)
     left = get_update(new, probe.get_state())
     return Order.AHEAD if _has_structs(left) else Order.FOLLOWS
@@ -123,6 +124,18 @@ class HeldUpdates(Generic[Author]):
 
     def __len__(self) -> int:
         return len(self._held)
+
+    def admit(self, author: Author, update: bytes) -> Order | None:
+        """Where ``update`` stands against the document; None when it is held instead.
+
+        An update that is ahead is held when it holds one client's structs (an editor's
+        own edit; a sync step 2 that is ahead goes on, as do updates over the bounds).
+        Raises what yrs raises for a malformed update.
+        """
+        order = order_of(self._doc, update)
+        if order is Order.AHEAD and is_single_client(update) and self.hold(author, update):
+            return None
+        return order
 
     def hold(self, author: Author, update: bytes) -> bool:
         """Keep ``update`` until it follows; False (nothing kept) when over a bound."""

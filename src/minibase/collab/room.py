@@ -42,7 +42,7 @@ from minibase.collab.checks import PendingChecks
 from minibase.collab.client import CLOSE_PROTOCOL_ERROR, Client
 from minibase.collab.compaction import Compactor
 from minibase.collab.flow_doc import FlowDoc, refused_by_yrs
-from minibase.collab.held_updates import HeldUpdates, Order, is_single_client, order_of
+from minibase.collab.held_updates import HeldUpdates, Order
 from minibase.collab.materializer import Materializer
 from minibase.collab.options import CollabOptions
 from minibase.domain.collab import FlowBridge, Limits
@@ -168,11 +168,11 @@ class Room:
         checked = not client.in_order
         if checked:
             try:
-                order = order_of(self.flow.doc, update)
+                order = self.held.admit(client, update)
             except BaseException as exc:
                 raise _bad_update(exc) from exc
-            if order is Order.AHEAD and is_single_client(update) and self.held.hold(client, update):
-                return
+            if order is None:
+                return  # held until what it builds on arrives
             if order is Order.FOLLOWS:
                 client.in_order = True
         if self._integrate(client, update) and len(self.held):
