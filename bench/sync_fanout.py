@@ -34,6 +34,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _bare_ws import BareSocket, freeze_heap
 from _server import ROOT, running_server, seed
 
+DELIVERY_TIMEOUT = 30.0
+"""Seconds a change may take to reach every subscriber before the run fails."""
+
 LIMITS = {"MINIBASE_SYNC_MAX_SOCKETS_PER_USER": "1000000", "MINIBASE_SYNC_QUEUE_LIMIT": "4096"}
 
 
@@ -58,7 +61,7 @@ async def _subscribe(url: str, org: str, flow: str) -> BareSocket:
 
 
 async def _wait_version(ws: BareSocket, version: int) -> float:
-    # The frame ends with "version":N}; reading just that keeps the load generator light.
+    """``--stream-readers``: read frames with a task per socket and change."""
     marker = f'"version":{version}}}'.encode()
     while True:
         frame = await ws.recv()
@@ -66,42 +69,101 @@ async def _wait_version(ws: BareSocket, version: int) -> float:
             return time.perf_counter()
 
 
-class Watch(asyncio.Protocol):
-    """A subscriber after its first value (``--light``): the arrival time of a marker.
+class FrameReader(asyncio.Protocol):
+    """A subscriber after its first value: frames parsed as the event loop hands over bytes.
 
-    The time is taken in ``data_received``, when the event loop hands over the bytes,
-    without a task or a frame parser per socket and change: the load generator's own
-    cost per delivery falls to a substring search, so more of what is measured is the
-    server. Server frames are unmasked and uncompressed, so the marker
-    (``"version":N}``) is found in the raw stream; a chunk's tail is kept in case the
-    marker is split across reads.
+    Every frame is parsed (RFC 6455 header, payload length), and a value counts as
+    received when a complete text frame starting ``{"type":"result","id":"q"`` and ending
+    with ``"version":N}`` is in. Its time is taken in ``data_received``, with no task or
+    stream per socket and change: the work per delivery is a header parse and two slices.
+
+    Why not one task per socket reading an ``asyncio.StreamReader`` (``--stream-readers``)?
+    1,000 subscribers share one Python process on the two cores the server also uses, and
+    that reader copies each 22 KB frame twice and steps 1,000 tasks per change: it fell
+    behind the server, and its backlog (up to 30 ms per change) was read as the server's
+    delivery time. Real subscribers are 1,000 processes that parse one frame each.
     """
+
+    HEAD = b'{"type":"result","id":"q"'
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.marker = b""
-        self.tail = b""
         self.waiter: asyncio.Future[float] | None = None
+        self.buffer = b""  # an incomplete frame header
+        self.remaining = 0  # payload bytes of the current frame still to come
+        self.head = b""  # the current payload's first bytes
+        self.tail = b""  # and its last ones
+        self.opcode = 0
 
-    def expect(self, marker: bytes) -> asyncio.Future[float]:
-        self.marker, self.tail = marker, b""
+    def expect(self, version: int) -> asyncio.Future[float]:
+        self.marker = f'"version":{version}}}'.encode()
         self.waiter = self.loop.create_future()
         return self.waiter
 
     def data_received(self, data: bytes) -> None:
-        if self.waiter is None:
-            return
-        buffer = self.tail + data if self.tail else data
-        if self.marker in buffer:
-            waiter, self.waiter = self.waiter, None
+        view = memoryview(data)
+        while view:
+            if self.remaining:
+                chunk, view = view[: self.remaining], view[self.remaining :]
+                self._payload(chunk)
+                continue
+            header = self.buffer + bytes(view[:14])
+            size = self._header(header)
+            if size is None:  # the header itself is split across reads
+                self.buffer, view = header, view[len(view) :]
+                continue
+            view = view[size - len(self.buffer) :]
+            self.buffer = b""
+            if not self.remaining:
+                self._complete()
+
+    def _header(self, header: bytes) -> int | None:
+        """Parse a frame header; its size, or None when it is not all there yet."""
+        if len(header) < 2:
+            return None
+        length, size = header[1] & 0x7F, 2
+        if length == 126:
+            size = 4
+        elif length == 127:
+            size = 10
+        if len(header) < size:
+            return None
+        if header[1] & 0x80:
+            self._fail(ConnectionError("a server frame must not be masked (RFC 6455 5.1)"))
+        if size > 2:
+            length = int.from_bytes(header[2:size], "big")
+        self.opcode, self.remaining = header[0] & 0x0F, length
+        self.head = self.tail = b""
+        return size
+
+    def _payload(self, chunk: memoryview) -> None:
+        if len(self.head) < len(self.HEAD):
+            self.head += bytes(chunk[: len(self.HEAD) - len(self.head)])
+        keep = len(self.marker)
+        self.tail = (self.tail + bytes(chunk[-keep:]))[-keep:] if keep else b""
+        self.remaining -= len(chunk)
+        if not self.remaining:
+            self._complete()
+
+    def _complete(self) -> None:
+        waiter = self.waiter
+        if (
+            waiter is not None
+            and self.opcode == 0x1
+            and self.head == self.HEAD
+            and self.tail == self.marker
+        ):
+            self.waiter = None
             if not waiter.done():
                 waiter.set_result(time.perf_counter())
-        else:
-            self.tail = buffer[-(len(self.marker) - 1) :]
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._fail(ConnectionError("server closed the socket"))
+
+    def _fail(self, error: Exception) -> None:
         if self.waiter is not None and not self.waiter.done():
-            self.waiter.set_exception(ConnectionError("server closed the socket"))
+            self.waiter.set_exception(error)
 
 
 async def _connect_all(ws_url: str, ids: dict[str, str], subscribers: int) -> list[BareSocket]:
@@ -121,39 +183,43 @@ async def _changes(
     ids: dict[str, str],
     first_version: int,
     changes: int,
-    light: bool = False,
+    stream_readers: bool = False,
 ) -> list[float]:
     delays: list[float] = []
     url = f"/v1/orgs/{ids['org']}/flows/{ids['flow']}"
-    watches = _watches(sockets) if light else []
+    readers = [] if stream_readers else _frame_readers(sockets)
     freeze_heap()
     for i in range(changes):
         version = first_version + i
         waiters: list[Any]
-        if light:
-            marker = f'"version":{version}}}'.encode()
-            waiters = [watch.expect(marker) for watch in watches]
-        else:
+        if stream_readers:
             waiters = [asyncio.create_task(_wait_version(ws, version)) for ws in sockets]
+        else:
+            waiters = [reader.expect(version) for reader in readers]
         t0 = time.perf_counter()
         r = await client.patch(url, json={"ops": [{"op": "rename", "name": f"v{version}"}]})
         assert r.status_code == 200, r.text
-        done = await asyncio.gather(*waiters)
+        # A reader that never sees its value (a lost or malformed frame) fails the run.
+        done = await asyncio.wait_for(asyncio.gather(*waiters), DELIVERY_TIMEOUT)
         delays += [(t - t0) * 1000 for t in done]
     return delays
 
 
-def _watches(sockets: list[BareSocket]) -> list[Watch]:
-    """Hand each socket's transport to a :class:`Watch` (once; later calls reuse it)."""
+def _frame_readers(sockets: list[BareSocket]) -> list[FrameReader]:
+    """Hand each socket's transport to a :class:`FrameReader` (once; later calls reuse it).
+
+    Called between frames (each socket has read its first value and nothing since), so no
+    byte is left behind in the socket's stream reader.
+    """
     loop = asyncio.get_running_loop()
-    watches = []
+    readers = []
     for ws in sockets:
         protocol = ws.writer.transport.get_protocol()
-        if not isinstance(protocol, Watch):
-            protocol = Watch(loop)
+        if not isinstance(protocol, FrameReader):
+            protocol = FrameReader(loop)
             ws.writer.transport.set_protocol(protocol)
-        watches.append(protocol)
-    return watches
+        readers.append(protocol)
+    return readers
 
 
 async def measure(
@@ -162,12 +228,12 @@ async def measure(
     ids: dict[str, str],
     subscribers: int,
     changes: int,
-    light: bool = False,
+    stream_readers: bool = False,
 ) -> list[float]:
     sockets = await _connect_all(ws_url, ids, subscribers)
     headers = {"Authorization": f"Bearer {ids['token']}"}
     async with httpx.AsyncClient(base_url=write_url, headers=headers) as client:
-        delays = await _changes(client, sockets, ids, 2, changes, light)
+        delays = await _changes(client, sockets, ids, 2, changes, stream_readers)
     for ws in sockets:
         ws.close()
     return delays
@@ -214,7 +280,9 @@ def compare(args: argparse.Namespace) -> None:
             for _ in range(args.repeat):
                 for name, server, ids, sockets, client in targets:
                     cpu = cpu_seconds(server.process.pid)
-                    delays = await _changes(client, sockets, ids, version, args.changes, args.light)
+                    delays = await _changes(
+                        client, sockets, ids, version, args.changes, args.stream_readers
+                    )
                     per_change = (cpu_seconds(server.process.pid) - cpu) * 1000 / args.changes
                     runs[name].append((pct(delays, 50), pct(delays, 99), per_change))
                 version += args.changes
@@ -250,10 +318,12 @@ def fanout(args: argparse.Namespace) -> None:
         ids = asyncio.run(seed(server.base_url))
         ws_url = f"ws://127.0.0.1:{server.port}/v1/sync?token={ids['token']}"
         delays = asyncio.run(
-            measure(server.base_url, ws_url, ids, args.subscribers, args.changes, args.light)
+            measure(
+                server.base_url, ws_url, ids, args.subscribers, args.changes, args.stream_readers
+            )
         )
     print("| case | deliveries | p50 ms | p99 ms | max ms |\n|---|---|---|---|---|")
-    reader = ", light readers" if args.light else ""
+    reader = ", stream readers" if args.stream_readers else ""
     report(f"one change -> {args.subscribers} subscribers (one instance, SQLite{reader})", delays)
 
 
@@ -323,7 +393,9 @@ def main() -> None:
     f = sub.add_parser("fanout")
     f.add_argument("--subscribers", type=int, default=1000)
     f.add_argument("--changes", type=int, default=20)
-    f.add_argument("--light", action="store_true", help="timestamp in data_received (Watch)")
+    f.add_argument(
+        "--stream-readers", action="store_true", help="a task and a StreamReader per socket"
+    )
     i = sub.add_parser("idle")
     i.add_argument("--sockets", type=int, default=10000)
     v = sub.add_parser("compare", help="this tree against --before, alternating runs")
@@ -331,7 +403,9 @@ def main() -> None:
     v.add_argument("--subscribers", type=int, default=1000)
     v.add_argument("--changes", type=int, default=20)
     v.add_argument("--repeat", type=int, default=5)
-    v.add_argument("--light", action="store_true", help="timestamp in data_received (Watch)")
+    v.add_argument(
+        "--stream-readers", action="store_true", help="a task and a StreamReader per socket"
+    )
     c = sub.add_parser("cross")
     c.add_argument("--subscribers", type=int, default=1)
     c.add_argument("--changes", type=int, default=200)
