@@ -11,10 +11,11 @@ So, for sockets served by Uvicorn's websockets sans-I/O protocol (what ``minibas
 runs), :class:`DirectWriter` writes the encoded frame to the connection's transport
 itself, and only when that is exactly what the ASGI send would do at that moment: the
 handshake is done, the connection is open (no close frame sent or received), nothing is
-negotiated that would change the framing (no extension), and the transport takes data
-without waiting (below its high-water mark: Uvicorn's own ``writable`` flag). Otherwise
-:meth:`DirectWriter.write` returns False and the caller queues the frame for its writer
-task and the ASGI send, as before; so a slow reader is bounded by the same queues.
+negotiated that would change the framing (no extension), and nothing waits in the
+transport's buffer (so it takes data without waiting: Uvicorn's ``writable`` is set).
+Otherwise :meth:`DirectWriter.write` returns False and the caller queues the frame for
+its writer task and the ASGI send, as before; so a slow reader is bounded by the same
+queues.
 
 The writer is found from the raw ASGI ``send`` callable, which
 :class:`DirectFramesMiddleware` (outermost) records in the scope. Any other server, or
@@ -87,29 +88,43 @@ FRAMES = FrameCache()
 class DirectWriter:
     """Writes encoded frames to one Uvicorn WebSocket connection when that is safe."""
 
-    __slots__ = ("_protocol",)
+    __slots__ = ("_open", "_protocol", "_transport")
 
     def __init__(self, protocol: Any) -> None:
         self._protocol = protocol
+        self._transport = protocol.transport
+        self._open = False
+        """The handshake is done and negotiated no extension: settled for good."""
 
     def write(self, payload: bytes | str) -> bool:
         """Write ``payload`` as one frame (text for ``str``) now; False: use the ASGI send.
 
         True means the whole frame is in the transport, in order after everything sent
         before; False means nothing was written.
+
+        Per socket of a broadcast this runs hundreds of times, right after the previous
+        socket's system call has evicted the CPU's caches, so it reads as few objects as
+        it can. What cannot change once the connection is open (the handshake, the
+        extensions) is checked until it holds, then not again. Then, each time: no close
+        frame sent (``close_sent``); the transport is not closing, which it is once a
+        close frame was received (Uvicorn answers it and closes the transport), the
+        connection was lost, or the server shuts down; and nothing waits in the
+        transport's buffer, which also means it is below its high-water mark (Uvicorn's
+        ``writable`` is set).
         """
         p = self._protocol
-        if (
-            not p.handshake_complete
-            or p.close_sent
-            or p.disconnected
-            or not p.writable.is_set()
-            or p.conn.state is not State.OPEN
-            or p.conn.extensions  # negotiated at the handshake (permessage-deflate)
-            or p.transport.is_closing()
-        ):
+        if not self._open:
+            if (
+                not p.handshake_complete
+                or p.conn.state is not State.OPEN
+                or p.conn.extensions  # negotiated at the handshake (permessage-deflate)
+            ):
+                return False
+            self._open = True
+        transport = self._transport
+        if p.close_sent or transport.get_write_buffer_size() or transport.is_closing():
             return False
-        p.transport.write(FRAMES.wire(payload))
+        transport.write(FRAMES.wire(payload))
         return True
 
 
@@ -118,7 +133,7 @@ def _sansio_protocol(send: Any) -> Any | None:
     protocol = getattr(send, "__self__", None)
     if protocol is None or type(protocol).__name__ != "WebSocketsSansIOProtocol":
         return None
-    needed = ("conn", "transport", "writable", "close_sent", "disconnected")
+    needed = ("conn", "transport", "handshake_complete", "close_sent")
     if not all(hasattr(protocol, name) for name in needed):
         return None
     return protocol
