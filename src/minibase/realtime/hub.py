@@ -53,7 +53,7 @@ def query_key(spec: QuerySpec, args: dict[str, str]) -> QueryKey:
     return spec.name, tuple(sorted(args.items()))
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Subscription:
     id: str
     spec: QuerySpec
@@ -69,7 +69,7 @@ class Subscription:
         return self.args.get("orgId", "")
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Connection:
     """One ``/v1/sync`` socket."""
 
