@@ -94,3 +94,18 @@ def test_awareness_update_round_trip() -> None:
         protocol.decode_awareness_update(
             protocol.encode_awareness_update([protocol.AwarenessEntry(1, 1, "{not json")])
         )
+
+
+@given(st.binary(max_size=200))
+def test_the_short_update_path_decodes_as_the_decoder_does(frame: bytes) -> None:
+    # decode_message reads short updates without a Decoder: same message, same errors.
+    for candidate in (frame, b"\x00\x02" + frame, b"\x00\x02" + bytes([len(frame)]) + frame):
+        try:
+            expected: protocol.Message | type[ProtocolError] = protocol._decode(candidate)
+        except ProtocolError:
+            expected = ProtocolError
+        try:
+            got: protocol.Message | type[ProtocolError] = protocol.decode_message(candidate)
+        except ProtocolError:
+            got = ProtocolError
+        assert got == expected

@@ -168,6 +168,16 @@ Message = (
 
 def decode_message(frame: bytes) -> Message:
     """Decode one frame. Trailing bytes after the message are ignored (as y-protocols does)."""
+    # Most of what editors send is an update under 128 bytes (a drag, a keystroke): three
+    # header bytes in front of the payload, read here without a Decoder.
+    if len(frame) >= 3 and frame[0] == MSG_SYNC and frame[1] == SYNC_UPDATE and frame[2] < 0x80:
+        end = 3 + frame[2]
+        if end <= len(frame):
+            return SyncUpdate(frame[3:end])
+    return _decode(frame)
+
+
+def _decode(frame: bytes) -> Message:
     dec = Decoder(frame)
     kind = dec.read_varuint()
     if kind == MSG_SYNC:
