@@ -21,7 +21,10 @@ sent -> each reader has it) and the last reader's, as the issue's "one edit reac
 
 Measured over ``--seconds`` after ``--warmup``: accepted updates/s (own broadcasts
 received by the writers per second), p50/p99 of edit → own broadcast, and the CPU used by
-the server process and by this load generator over the window.
+the server process and by this load generator over the window. The server's CPU is also
+given per accepted update and per delivery: per update sent to one socket (accepted
+updates times sockets, as every server here sends every update to every socket of the
+document, its author's included).
 
 Servers:
 
@@ -335,6 +338,12 @@ async def measure(target: Target, args: argparse.Namespace) -> dict[str, Any]:
             "edits_measured": len(latencies),
             "server_cpu_pct": round(100 * server_cpu / args.seconds),
             "cpu_us_per_update": round(1e6 * server_cpu / accepted) if accepted else None,
+            # Every socket gets every update, its author's included, on every server here.
+            "cpu_us_per_delivery": (
+                round(1e6 * server_cpu / (accepted * (args.writers + args.readers)), 2)
+                if accepted
+                else None
+            ),
             "loadgen_cpu_pct": round(100 * client_cpu / args.seconds),
             "reader_kib_per_s_min": round(min(reader_bytes) / 1024 / args.seconds, 1),
             "reader_kib_per_s_max": round(max(reader_bytes) / 1024 / args.seconds, 1),
@@ -597,8 +606,9 @@ def table(results: list[dict[str, Any]]) -> str:
     base = med(by_server["Hocuspocus"], "updates_per_s") if "Hocuspocus" in by_server else None
     lines = [
         "| server | runs | updates/s accepted | p50 edit→own broadcast | p99 | vs Hocuspocus "
-        "| vs Hocuspocus, per round | server CPU | server CPU per update | load-gen CPU |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| vs Hocuspocus, per round | server CPU | server CPU per update "
+        "| per delivery | load-gen CPU |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     if any(r["delivery_p99_ms"] is not None for r in results):
         return fanout_table(by_server, med, span)
@@ -611,7 +621,8 @@ def table(results: list[dict[str, Any]]) -> str:
             f"{span(runs, 'p99_ms', '.1f')} | {ratio} "
             f"| {paired(runs, by_server.get('Hocuspocus', []), 'updates_per_s')} "
             f"| {med(runs, 'server_cpu_pct'):.0f}% "
-            f"| {med(runs, 'cpu_us_per_update'):.0f} µs | {med(runs, 'loadgen_cpu_pct'):.0f}% |"
+            f"| {med(runs, 'cpu_us_per_update'):.0f} µs "
+            f"| {med(runs, 'cpu_us_per_delivery'):.2f} µs | {med(runs, 'loadgen_cpu_pct'):.0f}% |"
         )
     return "\n".join(lines)
 
@@ -621,8 +632,8 @@ def fanout_table(by_server: dict[str, list[dict[str, Any]]], med: Any, span: Any
     base = med(by_server["Hocuspocus"], "delivery_p99_ms") if "Hocuspocus" in by_server else None
     lines = [
         "| server | runs | edits/s | delivery p50 | delivery p99 | p99 / Hocuspocus's "
-        "| per round | last reader p99 | server CPU | server CPU per edit |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| per round | last reader p99 | server CPU | server CPU per edit | per delivery |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, runs in by_server.items():
         p99 = med(runs, "delivery_p99_ms")
@@ -633,7 +644,8 @@ def fanout_table(by_server: dict[str, list[dict[str, Any]]], med: Any, span: Any
             f"| {p99:.1f} ms{span(runs, 'delivery_p99_ms', '.1f')} | {ratio} "
             f"| {paired(runs, by_server.get('Hocuspocus', []), 'delivery_p99_ms')} "
             f"| {med(runs, 'last_reader_p99_ms'):.1f} ms | {med(runs, 'server_cpu_pct'):.0f}% "
-            f"| {med(runs, 'cpu_us_per_update'):.0f} µs |"
+            f"| {med(runs, 'cpu_us_per_update'):.0f} µs "
+            f"| {med(runs, 'cpu_us_per_delivery'):.2f} µs |"
         )
     return "\n".join(lines)
 
