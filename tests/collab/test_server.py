@@ -11,6 +11,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from minibase.collab import protocol
+from minibase.collab.room import Room
 from minibase.domain.roles import Role
 from minibase.store.collab_log import CollabStore
 from tests.collab.conftest import CollabServer
@@ -207,6 +208,53 @@ async def test_malformed_frame_closes_only_that_socket(collab: CollabServer) -> 
         still = Map({"id": "still", "type": "default", "position": {"x": 0, "y": 0}})
         await good.edit(lambda: good.nodes.__setitem__("still", still))
         assert "still" in (await collab.manager.materialized(org, flow))["nodes"][-1]["id"]
+
+
+async def test_after_the_handshake_frames_reach_the_room_where_they_are_parsed(
+    collab: CollabServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the first message, a socket's binary frames go to its room inside the
+    server's protocol callback (no task: not through the ASGI queue), in order; a bad one
+    still closes just that socket with 1002, and a text frame with 1003, and either
+    socket leaves the room."""
+    org, flow = await _setup(collab)
+    collab.authorizer.add("t", org)
+    tasks: list[asyncio.Task[Any] | None] = []
+    receive = Room.receive
+
+    def spy(room: Room, client: Any, frame: bytes) -> None:
+        tasks.append(asyncio.current_task())
+        receive(room, client, frame)
+
+    monkeypatch.setattr(Room, "receive", spy)
+    async with YClient(collab.url(org, flow, "t")) as editor:
+        for i in range(5):
+            editor.nodes[f"d{i}"] = Map(
+                {"id": f"d{i}", "type": "default", "position": {"x": i, "y": 0}}
+            )
+        await editor.edit(lambda: editor.nodes["a"].__setitem__("position", {"x": 9, "y": 9}))
+        flow_now = await collab.manager.materialized(org, flow)
+        assert {f"d{i}" for i in range(5)} <= set(ids(flow_now, "nodes"))
+        assert tasks[0] is not None  # the first message: the endpoint's task, via ASGI
+        assert tasks[-1] is None and tasks.count(None) >= 6
+        room = collab.manager.loaded(org, flow)
+        assert room is not None
+        for bad, code in [(b"\x00\x07\x01", 1002), ("text", 1003)]:
+            async with connect(collab.url(org, flow, "t"), compression=None) as ws:
+                await ws.send(protocol.sync_step1(b"\x00"))
+                await asyncio.wait_for(ws.recv(), 5)
+                await asyncio.wait_for(ws.recv(), 5)  # step 1 and step 2: synced
+                await ws.send(protocol.sync_update(b"\x00\x00"))  # an empty update: direct
+                await ws.send(bad)
+                with pytest.raises(ConnectionClosed):
+                    while True:
+                        await asyncio.wait_for(ws.recv(), 5)
+                assert ws.close_code == code
+            async with asyncio.timeout(5):
+                # The room has no event for a client leaving: poll, bounded.
+                while len(room.clients) > 1:  # noqa: ASYNC110
+                    await asyncio.sleep(0.01)
+        await editor.edit(lambda: editor.nodes["a"].__setitem__("position", {"x": 1, "y": 1}))
 
 
 async def test_rest_write_reaches_editors(collab: CollabServer) -> None:

@@ -6,6 +6,12 @@ org or flow, 1011 when the room could not be opened for another reason (the data
 data that does not decrypt: logged with its traceback, never a socket left waiting). A
 frame that is not a y-websocket message closes that socket with 1002 (protocol error); a
 text frame with 1003.
+
+Once the socket is in its room, its binary messages are handed to the room where the
+server parses them (:mod:`minibase.sockets.direct_reads`, under ``minibase serve``), not
+through the ASGI queue and this task: with many editors that hand-over cost more CPU than
+the room's own work. This task then only waits for the rest (a text frame, the
+disconnect), or for the reader to say it closed the socket.
 """
 
 from __future__ import annotations
@@ -17,10 +23,12 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from minibase.collab.client import CLOSE_PROTOCOL_ERROR, Client
 from minibase.collab.protocol import ProtocolError
+from minibase.collab.room import Room
 from minibase.collab.rooms import RoomManager
 from minibase.domain.collab import CollabAuthorizer
 from minibase.errors import Forbidden, NotFound, Unauthenticated
 from minibase.sockets.direct_frames import writer_of
+from minibase.sockets.direct_reads import DirectReader, reader_of
 
 log = logging.getLogger("minibase.collab")
 
@@ -90,6 +98,7 @@ class CollabEndpoint:
             await websocket.close(CLOSE_INTERNAL_ERROR, "internal error")
             return
         client.start()
+        reader = reader_of(websocket.scope)
         try:
             while True:
                 message = await websocket.receive()
@@ -100,13 +109,56 @@ class CollabEndpoint:
                     client.close_soon(CLOSE_UNSUPPORTED_DATA, "binary frames only")
                     break
                 if client.closed:
-                    break
+                    break  # (the direct reader's wake-up lands here too)
                 room.receive(client, data)
+                if reader is not None and not reader.running:
+                    reader.start(_DirectReceiver(room, client, reader))
         except ProtocolError as exc:
-            log.info("collab protocol error: %s", exc, extra={"org": org_id, "flow": flow_id})
-            client.close_soon(CLOSE_PROTOCOL_ERROR, "protocol error")
+            _protocol_error(room, client, exc)
         except WebSocketDisconnect:
             pass
         finally:
+            if reader is not None:
+                reader.stop()
             manager.leave(room, client)
             await client.stop()
+
+
+class _DirectReceiver:
+    """A socket's binary messages, handed to its room as the server parses them.
+
+    It does what the receive loop of :meth:`CollabEndpoint.handle` does with a message,
+    inside the protocol's callback, where an exception would end the connection without
+    a close frame: so a bad frame closes the socket with 1002, anything else is logged
+    and closes it with 1011 (as the loop's exception would); then the reader stops and
+    wakes the loop, which leaves the room.
+    """
+
+    __slots__ = ("_client", "_reader", "_room")
+
+    def __init__(self, room: Room, client: Client, reader: DirectReader) -> None:
+        self._room = room
+        self._client = client
+        self._reader = reader
+
+    def __call__(self, data: bytes) -> None:
+        client = self._client
+        if not client.closed:
+            try:
+                self._room.receive(client, data)
+            except ProtocolError as exc:
+                _protocol_error(self._room, client, exc)
+            except Exception:
+                log.exception(
+                    "collab frame failed",
+                    extra={"org": self._room.org_id, "flow": self._room.flow_id},
+                )
+                client.close_soon(CLOSE_INTERNAL_ERROR, "internal error")
+            if not client.closed:
+                return
+        self._reader.stop(wake=True)
+
+
+def _protocol_error(room: Room, client: Client, exc: ProtocolError) -> None:
+    log.info("collab protocol error: %s", exc, extra={"org": room.org_id, "flow": room.flow_id})
+    client.close_soon(CLOSE_PROTOCOL_ERROR, "protocol error")

@@ -30,6 +30,8 @@ from typing import Any
 
 from websockets.protocol import State
 
+from minibase.sockets import direct_reads
+
 SCOPE_KEY = "minibase.direct_frames"
 """Where :class:`DirectFramesMiddleware` leaves the socket's writer in the ASGI scope."""
 
@@ -133,7 +135,17 @@ def _sansio_protocol(send: Any) -> Any | None:
     protocol = getattr(send, "__self__", None)
     if protocol is None or type(protocol).__name__ != "WebSocketsSansIOProtocol":
         return None
-    needed = ("conn", "transport", "handshake_complete", "close_sent")
+    needed = (
+        "conn",
+        "transport",
+        "handshake_complete",
+        "close_sent",
+        # What the direct reader (minibase.sockets.direct_reads) uses.
+        "queue",
+        "frames",
+        "curr_msg_data_type",
+        "send_receive_event_to_app",
+    )
     if not all(hasattr(protocol, name) for name in needed):
         return None
     return protocol
@@ -146,7 +158,9 @@ def writer_of(scope: Mapping[str, Any]) -> DirectWriter | None:
 
 
 class DirectFramesMiddleware:
-    """Records a :class:`DirectWriter` in each WebSocket scope it can serve (outermost)."""
+    """Records a :class:`DirectWriter` and a
+    :class:`~minibase.sockets.direct_reads.DirectReader` in each WebSocket scope it can
+    serve (outermost)."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -156,4 +170,5 @@ class DirectFramesMiddleware:
             protocol = _sansio_protocol(send)
             if protocol is not None:
                 scope[SCOPE_KEY] = DirectWriter(protocol)
+                scope[direct_reads.SCOPE_KEY] = direct_reads.DirectReader(protocol)
         await self.app(scope, receive, send)
