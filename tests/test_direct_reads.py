@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from uvicorn.config import Config
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from uvicorn.server import ServerState
@@ -52,6 +55,9 @@ class _Transport:
     def resume_reading(self) -> None:
         self.paused = False
 
+    def set_protocol(self, protocol: Any) -> None:
+        self.protocol = protocol
+
 
 class _App:
     """Accepts, takes its first message the ASGI way, then reads directly."""
@@ -60,6 +66,8 @@ class _App:
         self.direct: list[bytes] = []
         self.asgi: list[dict[str, Any]] = []
         self.reader: DirectReader | None = None
+        self.expect_wake = False
+        self.direct_allowed = True
         self.accepted = asyncio.Event()
         self.started = asyncio.Event()
         self.done = asyncio.Event()
@@ -73,16 +81,25 @@ class _App:
         while True:
             message = await receive()
             self.asgi.append(message)
-            if message["type"] == "websocket.disconnect" or message.get("bytes") == b"":
+            woken = self.expect_wake and message.get("bytes") == b""
+            if message["type"] == "websocket.disconnect" or woken:
                 break
-            if not self.reader.running and self.reader.start(self.direct.append):
+            if (
+                self.direct_allowed
+                and not self.reader.running
+                and self.reader.start(self.direct.append)
+            ):
                 self.started.set()
         self.reader.stop()
         self.done.set()
 
 
-async def _connect(app: _App) -> tuple[WebSocketsSansIOProtocol, _Transport]:
-    config = Config(DirectFramesMiddleware(app), ws="websockets-sansio", log_config=None)
+async def _connect(
+    app: _App, *, max_size: int = 16 * 1024 * 1024
+) -> tuple[WebSocketsSansIOProtocol, _Transport]:
+    config = Config(
+        DirectFramesMiddleware(app), ws="websockets-sansio", log_config=None, ws_max_size=max_size
+    )
     config.load()
     protocol = WebSocketsSansIOProtocol(config, ServerState(), {})
     transport = _Transport()
@@ -139,6 +156,7 @@ async def test_the_reader_starts_only_when_nothing_waits_for_the_app() -> None:
     assert not reader.start(app.direct.append)
     protocol.close_sent = False
     assert reader.start(app.direct.append) and not reader.start(app.direct.append)
+    app.expect_wake = True
     reader.stop(wake=True)  # the app's pending receive ends with an empty message
     await asyncio.wait_for(app.done.wait(), 5)
     assert app.asgi[-1] == {"type": "websocket.receive", "bytes": b""}
@@ -158,3 +176,107 @@ async def test_a_message_after_the_close_frame_was_sent_is_dropped() -> None:
     assert app.direct == [b"more"]
     protocol.connection_lost(None)
     await asyncio.wait_for(app.done.wait(), 5)
+
+
+# --- the reader's own parsing, against websockets' -----------------------------------
+
+LIMIT = 70_000
+"""The server's message size limit in these streams (Uvicorn's ``ws_max_size``)."""
+
+_frames = st.one_of(
+    st.binary(max_size=300).map(lambda b: ("binary", b)),
+    st.sampled_from([125, 126, 65_535, 65_536, LIMIT]).map(lambda n: ("binary", b"m" * n)),
+    st.binary(max_size=20).map(lambda b: ("ping", b)),
+    st.binary(max_size=20).map(lambda b: ("pong", b)),
+    st.text(max_size=20).map(lambda t: ("text", t.encode())),
+    st.lists(st.binary(min_size=1, max_size=50), min_size=2, max_size=4).map(
+        lambda parts: ("fragments", parts)
+    ),
+)
+_endings = st.sampled_from(["none", "close", "too_big", "unmasked"])
+
+
+def _wire(kind: str, body: Any) -> bytes:
+    if kind == "fragments":
+        first, *middle, last = body
+        return b"".join(
+            [
+                client_frame(Opcode.BINARY, first, fin=False),
+                *(client_frame(Opcode.CONT, part, fin=False) for part in middle),
+                client_frame(Opcode.PING, b"between"),  # control frames may interleave
+                client_frame(Opcode.CONT, last),
+            ]
+        )
+    opcode = {"binary": Opcode.BINARY, "ping": Opcode.PING, "pong": Opcode.PONG}.get(
+        kind, Opcode.TEXT
+    )
+    return client_frame(opcode, body)
+
+
+def _ending(kind: str) -> bytes:
+    if kind == "close":
+        return client_frame(Opcode.CLOSE, b"\x03\xe8")
+    if kind == "too_big":
+        return client_frame(Opcode.BINARY, b"x" * (LIMIT + 1))
+    if kind == "unmasked":
+        return Frame(Opcode.BINARY, b"plain").serialize(mask=False, extensions=[])
+    return b""
+
+
+async def _through(stream: bytes, cuts: list[int], *, direct: bool) -> tuple[Any, ...]:
+    """What the app gets from ``stream`` (read in pieces at ``cuts``), and what the
+    server wrote back, with or without the direct reader."""
+    app = _App()
+    protocol, transport = await _connect(app, max_size=LIMIT)
+    protocol.data_received(client_frame(Opcode.BINARY, b"first"))
+    await asyncio.wait_for(app.started.wait(), 5)
+    if not direct:
+        assert app.reader is not None
+        app.direct_allowed = False
+        app.reader.stop()
+    handshake = len(transport.written)
+    edges = [0, *sorted(c % (len(stream) + 1) for c in cuts), len(stream)]
+    for a, b in itertools.pairwise(edges):
+        if b > a:
+            protocol.data_received(stream[a:b])
+        for _ in range(3):
+            await asyncio.sleep(0)  # the app takes what the ASGI path queued
+    if not protocol.transport.is_closing():
+        protocol.connection_lost(None)
+    await asyncio.wait_for(app.done.wait(), 5)
+    received = [
+        m.get("bytes", m.get("text")) for m in app.asgi[1:] if m["type"] != "websocket.disconnect"
+    ]
+    binary = app.direct + [m for m in received if isinstance(m, bytes)]
+    text = [m for m in received if isinstance(m, str)]
+    return binary, text, bytes(transport.written[handshake:]), protocol.conn.close_sent
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    frames=st.lists(_frames, max_size=8),
+    ending=_endings,
+    cuts=st.lists(st.integers(min_value=0, max_value=10**6), max_size=6),
+)
+def test_the_reader_parses_what_websockets_would_however_the_stream_is_cut(
+    frames: list[tuple[str, Any]], ending: str, cuts: list[int]
+) -> None:
+    """Random streams of frames, read in random pieces: the app gets the same binary and
+    text messages in the same order, and the server writes the same bytes back (pongs,
+    the close reply, 1009 and 1002 closes), with the reader's parsing as without it."""
+    stream = b"".join(_wire(kind, body) for kind, body in frames) + _ending(ending)
+    direct = asyncio.run(_through(stream, cuts, direct=True))
+    reference = asyncio.run(_through(stream, cuts, direct=False))
+    assert direct[1:] == reference[1:]  # the same text, written bytes and close
+    expected = [
+        body if kind == "binary" else b"".join(body)
+        for kind, body in frames
+        if kind in ("binary", "fragments")
+    ]
+    if ending in ("none", "close"):
+        assert direct[0] == reference[0] == expected
+    else:
+        # A read that ends in a frame websockets refuses: Uvicorn drops every message
+        # parsed in that read; those this reader parsed before it were delivered.
+        assert expected[: len(direct[0])] == direct[0]
+        assert direct[0][: len(reference[0])] == reference[0]
