@@ -140,6 +140,11 @@ def test_a_change_inside_an_entry_refreshes_only_that_key_and_equals_a_full_read
     assert f.node_view.values["n2"] == UNREPRESENTABLE
     send(lambda: entry.pop("bad\x00key"))
     assert f.node_view.values["n2"]["data"]["label"] == "renamed"
+    send(lambda: entry.__setitem__("position", {"x": 1, "y": 2, "m": "a\x00b"}))  # in a value
+    assert f.node_view.values["n2"] == UNREPRESENTABLE
+    # The text a NUL is written as in JSON, but no NUL: kept.
+    send(lambda: entry.__setitem__("position", {"x": 1, "y": 2, "m": "\\u0000"}))
+    assert f.node_view.values["n2"]["position"]["m"] == "\\u0000"
 
 
 def test_a_sequence_entry_changed_in_place_is_read_whole() -> None:

