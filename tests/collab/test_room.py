@@ -96,16 +96,18 @@ async def test_updates_of_one_turn_are_broadcast_as_one_frame() -> None:
         assert sum(isinstance(m, protocol.SyncUpdate) for m in transport.messages()) == 1
 
 
-async def _updates_over_turns(writers: int, turns: int) -> int:
+async def _updates_over_turns(writers: int, turns: int, *, quiet: int = 0) -> int:
     """Feed one update from each of ``writers`` editors in the first turn and one more in
-    each of ``turns`` turns; how many update frames a reader got once all is broadcast."""
+    each of ``turns`` turns, with ``quiet`` turns that bring nothing before each; how
+    many update frames a reader got once all is broadcast."""
     room, clients, reader_t = await _room_with_clients(writers)
     docs: list[Doc[Any]] = [Doc() for _ in clients]
     for i, ((client, _), doc) in enumerate(zip(clients, docs, strict=True)):
         room.receive(client, protocol.sync_update(edit(doc, f"first-{i}")))
     first = clients[0][0]
     for turn in range(turns):
-        await asyncio.sleep(0)
+        for _ in range(quiet + 1):
+            await asyncio.sleep(0)
         room.receive(first, protocol.sync_update(edit(docs[0], f"turn-{turn}")))
     await asyncio.wait_for(room.drain(), 5)
     await settle()
@@ -120,6 +122,10 @@ async def test_updates_arriving_turn_after_turn_are_gathered_into_one_frame(
     # the drain returns well before the (long) gather limit.
     monkeypatch.setattr(broadcast, "GATHER_SECONDS", 30.0)
     assert await _updates_over_turns(3, 10) == 1
+    # One quiet turn between arrivals does not end it (the next writers' updates are
+    # often a turn behind); two do.
+    assert await _updates_over_turns(3, 10, quiet=1) == 1
+    assert await _updates_over_turns(3, 10, quiet=2) > 2
     # The limit holds: with none, each turn's updates go out in their own frame.
     monkeypatch.setattr(broadcast, "GATHER_SECONDS", 0.0)
     assert await _updates_over_turns(3, 10) > 2
