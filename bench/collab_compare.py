@@ -17,7 +17,11 @@ load-generator process (this one, on uvloop), all on 127.0.0.1:
 ``--fanout`` (with ``--writers 1``) makes the readers watch for each edit's marker too:
 one edit at a time reaches every reader, and the table gives the delivery latency (edit
 sent -> each reader has it) and the last reader's, as the issue's "one edit reaches all
-500 editors" asks.
+500 editors" asks, twice: by this process's clock when it has read the bytes, and by the
+kernel's stamp of when they were in the reader's socket (``SO_TIMESTAMPNS``). One Python
+process reads the 500 sockets one after the other, so the first figure includes its own
+backlog (500 editors would each read their own socket); the second is the server's
+delivery alone.
 
 Measured over ``--seconds`` after ``--warmup``: accepted updates/s (own broadcasts
 received by the writers per second), p50/p99 of edit → own broadcast, and the CPU used by
