@@ -18,7 +18,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from pycrdt import Doc, Map
 
+from minibase.collab import protocol
 from tests.helpers import PASSWORD
 from tests.process import ServerProcess, free_port
 
@@ -122,9 +124,42 @@ def test_https_and_wss_with_hsts(tmp_path: Path) -> None:
         assert result["type"] == "result" and result["id"] == "f"
         assert result["value"]["name"] == "Ünïcode"
         assert result["value"]["nodes"] == [big]
+
+        async def wss_collab_edit() -> protocol.Message:
+            # A collab socket over TLS: past its first message the server reads its
+            # frames itself (minibase.sockets.direct_reads), here from the TLS transport.
+            url = f"wss://127.0.0.1:{server.port}/v1/collab/{org['id']}/{flow.json()['id']}"
+            async with websockets.connect(
+                f"{url}?token={token}", ssl=server.verify, compression=None, max_size=None
+            ) as ws:
+                await ws.send(protocol.sync_step1(b"\x00"))
+                doc: Doc[Any] = Doc()
+                while not isinstance(message := await _collab_message(ws), protocol.SyncStep2):
+                    pass
+                doc.apply_update(message.update)
+                for x in (5, 6):  # two edits: the second surely past the first message
+                    before = doc.get_state()
+                    doc.get("nodes", type=Map)["a"]["position"] = {"x": x, "y": 1}
+                    await ws.send(protocol.sync_update(doc.get_update(before)))
+                while True:
+                    message = await _collab_message(ws)
+                    if isinstance(message, protocol.SyncUpdate):
+                        echo: Doc[Any] = Doc()
+                        echo.apply_update(doc.get_update())
+                        echo.apply_update(message.update)
+                        if echo.get("nodes", type=Map)["a"]["position"]["x"] == 6:
+                            return message
+
+        assert isinstance(asyncio.run(wss_collab_edit()), protocol.SyncUpdate)
     finally:
         assert server.stop() == 0
     assert "Traceback" not in server.log_path.read_text()
+
+
+async def _collab_message(ws: Any) -> protocol.Message:
+    frame = await asyncio.wait_for(ws.recv(), 10)
+    assert isinstance(frame, bytes)
+    return protocol.decode_message(frame)
 
 
 def _serve(*args: str) -> subprocess.CompletedProcess[str]:
