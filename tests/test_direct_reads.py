@@ -280,3 +280,29 @@ def test_the_reader_parses_what_websockets_would_however_the_stream_is_cut(
         # parsed in that read; those this reader parsed before it were delivered.
         assert expected[: len(direct[0])] == direct[0]
         assert direct[0][: len(reference[0])] == reference[0]
+
+
+async def test_a_frame_split_across_reads_is_left_to_websockets() -> None:
+    """The reader keeps at most a header: a large frame arriving in pieces is buffered by
+    websockets (no copy of everything so far at each read), and the reader takes over
+    again once websockets has nothing partial."""
+    app = _App()
+    protocol, _ = await _connect(app)
+    protocol.data_received(client_frame(Opcode.BINARY, b"first"))
+    await asyncio.wait_for(app.started.wait(), 5)
+    reader = app.reader
+    assert reader is not None
+    big = client_frame(Opcode.BINARY, b"b" * 70_000)
+    pieces = [big[i : i + 1000] for i in range(0, len(big), 1000)]
+    for n, piece in enumerate(pieces[:-1], start=1):
+        protocol.data_received(piece)
+        assert not reader._buffer  # what the reader holds itself
+        # websockets read the 14-byte header and keeps the payload so far.
+        assert len(protocol.conn.reader.buffer) == n * 1000 - 14
+    protocol.data_received(pieces[-1])
+    assert app.direct == [b"b" * 70_000] and not protocol.conn.reader.buffer
+    small = client_frame(Opcode.BINARY, b"small")
+    protocol.data_received(small[:1])  # a header split: the reader keeps that byte
+    assert reader._buffer == small[:1] and not protocol.conn.reader.buffer
+    protocol.data_received(small[1:])
+    assert app.direct[-1] == b"small" and not reader._buffer

@@ -18,8 +18,11 @@ connection's app task:
 
 - A frame that is one whole binary message (FIN set, no RSV bit, opcode 2, masked, not
   over the size limit, no fragmented message in progress, connection open, nothing
-  negotiated: :func:`_plain_binary`) is read here: header, mask, payload, exactly as
-  websockets would read it (a test compares the two on random streams).
+  negotiated: :func:`_plain_binary`) and is all in the bytes at hand is read here:
+  header, mask, payload, exactly as websockets would read it (a test compares the two on
+  random streams). Of a frame split across reads the reader keeps at most its header;
+  the rest of a split frame goes to websockets, whose buffer grows without copying what
+  it holds at each read.
 - Every other frame (ping, pong, close, text, a fragment, one over the limit, anything
   malformed) goes to Uvicorn's own ``data_received``, from its first byte: websockets
   parses it and answers as before (a pong, the close handshake, 1009 for a frame over
@@ -63,6 +66,9 @@ _FIN_BINARY = 0x82
 
 _MASKED = 0x80
 
+_HEADER_SPLIT = (-1, -1)
+"""A frame whose header (at most 14 bytes) is not all here: the reader keeps those bytes."""
+
 _KNOWN = frozenset(
     {"state", "extensions", "current_size", "max_message_size", "max_fragment_size", "reader"}
 )
@@ -80,7 +86,7 @@ class DirectReader:
         self._handler: Handler | None = None
         self._context: contextvars.Context | None = None
         self._buffer = b""
-        """The start of a frame this reader parses, waiting for the rest."""
+        """The start of a frame's header (under 14 bytes), waiting for the rest of it."""
 
     @property
     def running(self) -> bool:
@@ -161,10 +167,12 @@ class DirectReader:
         while pos < end:
             frame = _plain_binary(p, buffer, pos, end)
             if frame is None:
-                ordinary(p, buffer[pos:])  # not one this reader reads: websockets does
+                # Not one this reader reads, or not all here yet: websockets reads it (and
+                # keeps what is partial, in a buffer that grows without copying).
+                ordinary(p, buffer[pos:])
                 return
-            if frame[0] < 0:  # its header or payload is not all here yet
-                self._buffer = buffer[pos:]
+            if frame is _HEADER_SPLIT:
+                self._buffer = buffer[pos:]  # under 14 bytes: too few to tell yet
                 return
             start, stop = frame
             mask = buffer[start - 4 : start]
@@ -178,10 +186,10 @@ class DirectReader:
 
 def _plain_binary(p: Any, buffer: bytes, pos: int, end: int) -> tuple[int, int] | None:
     """Where the payload of the frame at ``pos`` is, if it is a whole binary message
-    websockets would pass as it is; ``(-1, -1)``: so far, but not all of it is here;
-    None: a frame for websockets to parse."""
+    websockets would pass as it is and all of it is here; :data:`_HEADER_SPLIT` when its
+    header is not all here; None: a frame for websockets to parse."""
     if end - pos < 2:
-        return -1, -1
+        return _HEADER_SPLIT
     head2 = buffer[pos + 1]
     if buffer[pos] != _FIN_BINARY or not head2 & _MASKED:
         return None
@@ -192,12 +200,12 @@ def _plain_binary(p: Any, buffer: bytes, pos: int, end: int) -> tuple[int, int] 
     start = pos + 2
     if length == 126:
         if end - start < 2:
-            return -1, -1
+            return _HEADER_SPLIT
         length = int.from_bytes(buffer[start : start + 2], "big")
         start += 2
     elif length == 127:
         if end - start < 8:
-            return -1, -1
+            return _HEADER_SPLIT
         length = int.from_bytes(buffer[start : start + 8], "big")
         start += 8
     limit, fragment_limit = conn.max_message_size, conn.max_fragment_size
@@ -207,7 +215,7 @@ def _plain_binary(p: Any, buffer: bytes, pos: int, end: int) -> tuple[int, int] 
         return None  # websockets refuses it (1009) before reading it
     start += 4  # the mask
     if end - start < length:
-        return -1, -1
+        return None  # websockets keeps the part here and reads the rest as it comes
     return start, start + length
 
 
