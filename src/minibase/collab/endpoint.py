@@ -99,6 +99,7 @@ class CollabEndpoint:
             return
         client.start()
         reader = reader_of(websocket.scope)
+        receiver = _DirectReceiver(room, client, reader) if reader is not None else None
         try:
             while True:
                 message = await websocket.receive()
@@ -108,13 +109,11 @@ class CollabEndpoint:
                 if data is None:
                     client.close_soon(CLOSE_UNSUPPORTED_DATA, "binary frames only")
                     break
-                if client.closed:
-                    break  # (the direct reader's wake-up lands here too)
-                room.receive(client, data)
-                if reader is not None and not reader.running:
-                    reader.start(_DirectReceiver(room, client, reader))
-        except ProtocolError as exc:
-            _protocol_error(room, client, exc)
+                # (The direct reader's wake-up lands here too, its client closed.)
+                if not _receive(room, client, data):
+                    break
+                if receiver is not None:
+                    receiver.start()
         except WebSocketDisconnect:
             pass
         finally:
@@ -124,14 +123,27 @@ class CollabEndpoint:
             await client.stop()
 
 
+def _receive(room: Room, client: Client, data: bytes) -> bool:
+    """Hand one binary message of ``client`` to its room, whichever way it came; whether
+    the socket stays open. A frame that is not a y-websocket message closes it (1002)."""
+    if client.closed:
+        return False
+    try:
+        room.receive(client, data)
+    except ProtocolError as exc:
+        log.info("collab protocol error: %s", exc, extra={"org": room.org_id, "flow": room.flow_id})
+        client.close_soon(CLOSE_PROTOCOL_ERROR, "protocol error")
+    return not client.closed
+
+
 class _DirectReceiver:
     """A socket's binary messages, handed to its room as the server parses them.
 
-    It does what the receive loop of :meth:`CollabEndpoint.handle` does with a message,
-    inside the protocol's callback, where an exception would end the connection without
-    a close frame: so a bad frame closes the socket with 1002, anything else is logged
-    and closes it with 1011 (as the loop's exception would); then the reader stops and
-    wakes the loop, which leaves the room.
+    It does what the receive loop of :meth:`CollabEndpoint.handle` does with a message
+    (:func:`_receive`), inside the protocol's callback, where an exception would end the
+    connection without a close frame: so anything unexpected is logged and closes the
+    socket with 1011 (as the loop's exception would). Once the socket is closing, the
+    reader stops and wakes the loop, which leaves the room.
     """
 
     __slots__ = ("_client", "_reader", "_room")
@@ -141,24 +153,20 @@ class _DirectReceiver:
         self._client = client
         self._reader = reader
 
+    def start(self) -> None:
+        """Take the socket's messages from now on, if the reader can (it says when)."""
+        if not self._reader.running:
+            self._reader.start(self)
+
     def __call__(self, data: bytes) -> None:
-        client = self._client
-        if not client.closed:
-            try:
-                self._room.receive(client, data)
-            except ProtocolError as exc:
-                _protocol_error(self._room, client, exc)
-            except Exception:
-                log.exception(
-                    "collab frame failed",
-                    extra={"org": self._room.org_id, "flow": self._room.flow_id},
-                )
-                client.close_soon(CLOSE_INTERNAL_ERROR, "internal error")
-            if not client.closed:
-                return
-        self._reader.stop(wake=True)
-
-
-def _protocol_error(room: Room, client: Client, exc: ProtocolError) -> None:
-    log.info("collab protocol error: %s", exc, extra={"org": room.org_id, "flow": room.flow_id})
-    client.close_soon(CLOSE_PROTOCOL_ERROR, "protocol error")
+        try:
+            stays_open = _receive(self._room, self._client, data)
+        except Exception:
+            log.exception(
+                "collab frame failed",
+                extra={"org": self._room.org_id, "flow": self._room.flow_id},
+            )
+            self._client.close_soon(CLOSE_INTERNAL_ERROR, "internal error")
+            stays_open = False
+        if not stays_open:
+            self._reader.stop(wake=True)
