@@ -206,8 +206,8 @@ class Sink(asyncio.Protocol):
         self.lost = True
 
 
-class Watch(asyncio.Protocol):
-    """A writer after its handshake: resolves when its marker shows up in the stream.
+class MarkerScan:
+    """Watches a socket's byte stream for the marker of the edit expected next.
 
     Server frames are unmasked and uncompressed, so the marker string (stored verbatim
     in the Yjs update's content) can be found in the raw bytes without parsing frames;
@@ -218,30 +218,41 @@ class Watch(asyncio.Protocol):
         self.loop = loop
         self.marker = b""
         self.tail = b""
-        self.waiter: asyncio.Future[float] | None = None
+        self.waiter: asyncio.Future[Any] | None = None
         self.received = 0
 
-    def expect(self, marker: bytes) -> asyncio.Future[float]:
+    def expect(self, marker: bytes) -> asyncio.Future[Any]:
         self.marker = marker
         self.tail = b""
         self.waiter = self.loop.create_future()
         return self.waiter
 
-    def data_received(self, data: bytes) -> None:
+    def found(self, data: bytes) -> asyncio.Future[Any] | None:
+        """Count ``data``; the waiter to resolve if the marker is now in the stream."""
         self.received += len(data)
         if self.waiter is None:
-            return
+            return None
         buffer = self.tail + data if self.tail else data
-        if self.marker in buffer:
-            waiter, self.waiter = self.waiter, None
-            if not waiter.done():
-                waiter.set_result(time.perf_counter())
-        else:
+        if self.marker not in buffer:
             self.tail = buffer[-(len(self.marker) - 1) :]
+            return None
+        waiter, self.waiter = self.waiter, None
+        return None if waiter.done() else waiter
+
+    def lost(self, exc: Exception) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(exc)
+
+
+class Watch(MarkerScan, asyncio.Protocol):
+    """A writer after its handshake: resolves with the time its marker arrived."""
+
+    def data_received(self, data: bytes) -> None:
+        if (waiter := self.found(data)) is not None:
+            waiter.set_result(time.perf_counter())
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self.waiter is not None and not self.waiter.done():
-            self.waiter.set_exception(ConnectionError("server closed the socket"))
+        self.lost(ConnectionError("server closed the socket"))
 
 
 SO_TIMESTAMPNS = 35
@@ -249,7 +260,7 @@ SO_TIMESTAMPNS = 35
 kernel queued it on the socket; the control message it comes in has the same number."""
 
 
-class KernelStamped:
+class KernelStamped(MarkerScan):
     """A --fanout reader: when its marker arrived, by the load generator's clock and by
     the kernel's.
 
@@ -262,23 +273,13 @@ class KernelStamped:
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop, sock: BareSocket) -> None:
+        super().__init__(loop)
         transport = sock.writer.transport
         transport.pause_reading()
-        self.loop = loop
         self.sock = socket.socket(fileno=os.dup(transport.get_extra_info("socket").fileno()))
         self.sock.setblocking(False)
         self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-        self.marker = b""
-        self.tail = b""
-        self.waiter: asyncio.Future[tuple[float, int]] | None = None
-        self.received = 0
         loop.add_reader(self.sock.fileno(), self._ready)
-
-    def expect(self, marker: bytes) -> asyncio.Future[tuple[float, int]]:
-        self.marker = marker
-        self.tail = b""
-        self.waiter = self.loop.create_future()
-        return self.waiter
 
     def _ready(self) -> None:
         try:
@@ -286,31 +287,21 @@ class KernelStamped:
         except BlockingIOError:
             return
         except OSError as exc:
-            self._lost(exc)
+            self.close()
+            self.lost(exc)
             return
         if not data:
-            self._lost(ConnectionError("server closed the socket"))
+            self.close()
+            self.lost(ConnectionError("server closed the socket"))
             return
-        self.received += len(data)
-        if self.waiter is None:
+        if (waiter := self.found(data)) is None:
             return
-        buffer = self.tail + data if self.tail else data
-        if self.marker in buffer:
-            stamp = 0
-            for level, kind, blob in ancillary:
-                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
-                    seconds, nanoseconds = struct.unpack("qq", blob[:16])
-                    stamp = seconds * 1_000_000_000 + nanoseconds
-            waiter, self.waiter = self.waiter, None
-            if not waiter.done():
-                waiter.set_result((time.perf_counter(), stamp))
-        else:
-            self.tail = buffer[-(len(self.marker) - 1) :]
-
-    def _lost(self, exc: Exception) -> None:
-        self.close()
-        if self.waiter is not None and not self.waiter.done():
-            self.waiter.set_exception(exc)
+        stamp = 0
+        for level, kind, blob in ancillary:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                seconds, nanoseconds = struct.unpack("qq", blob[:16])
+                stamp = seconds * 1_000_000_000 + nanoseconds
+        waiter.set_result((time.perf_counter(), stamp))
 
     def close(self) -> None:
         if self.sock.fileno() >= 0:
