@@ -11,6 +11,7 @@ from pycrdt import Doc, Map
 
 from minibase.collab import broadcast, protocol
 from minibase.collab.client import Client
+from minibase.collab.compaction import Compactor
 from minibase.collab.flow_doc import FlowDoc
 from minibase.collab.options import CollabOptions
 from minibase.collab.room import Room
@@ -294,6 +295,49 @@ async def test_log_compaction_and_seq_allocation(settings: Settings) -> None:
         assert loaded.get("nodes", type=Map).to_py() == doc.get("nodes", type=Map).to_py()
         assert await cs.compact(org, flow) is not None
         assert await cs.compact(org, flow) is None
+    finally:
+        await database.close()
+
+
+async def test_compaction_waits_until_the_log_holds_half_the_snapshot(settings: Settings) -> None:
+    """Past a threshold, a flow whose snapshot is large compacts only once its log holds
+    half the snapshot's bytes: each compaction rereads the whole snapshot."""
+    database = Database(settings)
+    store = Store(database)
+    try:
+        bridge = MemoryBridge()
+        org, flow = await create_flow(store, bridge, {"name": "F", "nodes": [], "edges": []})
+        cs = CollabStore(store)
+        doc: Doc[Any] = Doc()
+        nodes = doc.get("nodes", type=Map)
+        with doc.transaction():
+            for i in range(40):
+                nodes[f"big{i}"] = Map({"id": f"big{i}", "type": "t", "data": "x" * 500})
+        await cs.append(org, flow, doc.get_update(), EDITOR.principal)
+        first = await cs.compact(org, flow)
+        assert first is not None and first.snapshot_bytes > 20_000
+        compactor = Compactor(
+            org,
+            flow,
+            cs,
+            after_updates=2,
+            after_bytes=1 << 20,
+            snapshot_bytes=first.snapshot_bytes,
+        )
+        logged = 0
+        for i in range(1000):
+            update = edit(doc, f"n{i}")
+            await cs.append(org, flow, update, EDITOR.principal)
+            logged += len(update)
+            compactor.stored(len(update))
+            if 2 * logged >= first.snapshot_bytes:
+                break
+            assert not compactor.due  # past two rows, but not half the snapshot yet
+        assert i > 2
+        await compactor.close(compact=False)  # the compaction that started runs to its end
+        stored = await cs.load(org, flow)
+        assert stored.updates == [] and stored.upto_seq == i + 2
+        assert compactor.snapshot_bytes > first.snapshot_bytes
     finally:
         await database.close()
 

@@ -74,6 +74,7 @@ class Room:
         bridge: FlowBridge | None,
         log_rows: int = 0,
         log_bytes: int = 0,
+        snapshot_bytes: int = 0,
         watermark: int = 0,
     ) -> None:
         self.org_id = org_id
@@ -89,6 +90,7 @@ class Room:
             after_bytes=options.compact_after_bytes,
             rows=log_rows,
             size=log_bytes,
+            snapshot_bytes=snapshot_bytes,
         )
         self.bridge = bridge
         self.materializer = Materializer(

@@ -209,7 +209,7 @@ class RoomManager:
                 stored = await self.persistence.load(org_id, flow_id)
                 if await self._rebased(org_id, flow_id, stored):
                     stored = await self.persistence.load(org_id, flow_id)
-            log_rows = log_bytes = watermark = 0
+            log_rows = log_bytes = snapshot_bytes = watermark = 0
             if stored is None or stored.empty:
                 flow_doc = FlowDoc()
                 seed = flow_doc.apply_flow(hint, origin=ORIGIN_SEED)
@@ -228,6 +228,7 @@ class RoomManager:
                 flow_doc = FlowDoc(doc)
                 flow_doc.set_order(hint)
                 log_rows, log_bytes = len(stored.updates), stored.log_bytes
+                snapshot_bytes = len(stored.snapshot or b"")
                 watermark = stored.last_seq
             room = Room(
                 org_id,
@@ -238,6 +239,7 @@ class RoomManager:
                 bridge=self.bridge,
                 log_rows=log_rows,
                 log_bytes=log_bytes,
+                snapshot_bytes=snapshot_bytes,
                 watermark=watermark,
             )
             self._rooms[key] = room
