@@ -1,10 +1,20 @@
-"""Durable broadcast: what the document integrated is stored, then sent as one frame.
+"""Durable broadcast: what the room integrated is stored, then sent as one frame.
 
-Every transaction on the room's document is captured (``Doc.observe``) and queued. One
-flusher task merges everything queued (``merge_updates``), appends it to the update log
-and only then broadcasts it as ONE frame to every synced client, the author included.
-Updates arriving while the append is in flight form the next batch, so under load
-batches grow and the per-update cost falls (as Hocuspocus does per event-loop turn).
+The room queues each update it integrated: an editor's as it came
+(:meth:`DurableBroadcast.queue`), the server's own transactions (a rules compensation, a
+REST write) as their captured update (:meth:`minibase.collab.flow_doc.FlowDoc.capturing`).
+One flusher task merges everything queued (``merge_updates``, which also drops whatever
+an editor's frame carried after its update), appends it to the update log and only then
+broadcasts it as ONE frame to every synced client, the author included. Updates arriving
+while the append is in flight form the next batch, so under load batches grow and the
+per-update cost falls (as Hocuspocus does per event-loop turn).
+
+An editor's update is queued whole, not what yrs took from it: the document has no
+standing observer, because while it has one pycrdt encodes the update of every
+transaction, and that costs in proportion to the Yjs clients the document has ever seen
+(13 µs an update at 400; docs/benchmarks.md, "No standing observer"). So a duplicate
+is stored and sent again (clients ignore it), and so is a part yrs keeps pending until
+what it builds on arrives: it is in the log when that comes.
 
 Under load the flusher also gathers: when a batch holds more than one update (or the one
 before did), it lets the event loop turn once more for as long as new updates keep
@@ -21,8 +31,9 @@ Before it takes a batch, the flusher calls ``before_batch``: the room's rules ch
 what editors integrated (:mod:`minibase.collab.checks`), whose compensating transaction
 joins the batch.
 
-Updates another instance stored (integrated inside :meth:`DurableBroadcast.remote`) are
-durable already: they go out with the next frame without being appended again.
+Updates another instance stored (:meth:`DurableBroadcast.queue_remote`, what the
+catch-up integrated) are durable already: they go out with the next frame without being
+appended again.
 """
 
 from __future__ import annotations
@@ -30,15 +41,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Callable
 
-from pycrdt import Doc, TransactionEvent, merge_updates
+from pycrdt import merge_updates
 from sqlalchemy.exc import SQLAlchemyError
 
 from minibase.collab import protocol
 from minibase.collab.client import Client
+from minibase.collab.flow_doc import EMPTY_UPDATE
 from minibase.collab.rules import Removal, rule_violation
 from minibase.domain.principal import SYSTEM, Principal
 from minibase.errors import ServiceUnavailable
@@ -48,8 +58,6 @@ from minibase.store.collab_log import CollabStore
 log = logging.getLogger("minibase.collab")
 
 CLOSE_SERVER_ERROR = 1011
-
-_EMPTY_UPDATE = b"\x00\x00"
 
 GATHER_SECONDS = 0.002
 """How long a batch may wait for the updates that keep arriving turn after turn."""
@@ -65,7 +73,6 @@ class DurableBroadcast:
         self,
         org_id: str,
         flow_id: str,
-        doc: Doc[Any],
         clients: set[Client],
         persistence: CollabStore | None,
         on_stored: Stored,
@@ -75,43 +82,34 @@ class DurableBroadcast:
         self.flow_id = flow_id
         self.broken = False
         """An append failed: the room closed its clients and refuses writes."""
-        self._doc = doc
         self._clients = clients
         self._persistence = persistence
         self._on_stored = on_stored
         self._before_batch = before_batch
         self._pending: list[bytes] = []
         self._remote: list[bytes] = []
-        self._applying_remote = False
         self._notes: list[tuple[Client, list[Removal]]] = []
         self._author: Principal | None = None
         self._flusher: asyncio.Task[None] | None = None
         self._last_batch = 0
-        self._subscription = doc.observe(self._on_transaction)
 
-    def _on_transaction(self, event: TransactionEvent) -> None:
-        update: bytes = event.update
-        if update and update != _EMPTY_UPDATE:
-            (self._remote if self._applying_remote else self._pending).append(update)
+    def queue(self, update: bytes) -> None:
+        """Store and broadcast ``update`` with the next batch (call :meth:`schedule`)."""
+        self._pending.append(update)
 
     @property
     def queued(self) -> int:
-        """How many local updates wait for the next append (grows when one was integrated)."""
+        """How many local updates wait for the next append (grows with each queued)."""
         return len(self._pending)
+
+    def queue_remote(self, update: bytes) -> None:
+        """Broadcast ``update``, which another instance stored, with the next batch."""
+        self._remote.append(update)
 
     @property
     def busy(self) -> bool:
         """Something integrated is not stored and broadcast yet."""
         return bool(self._pending) or (self._flusher is not None and not self._flusher.done())
-
-    @contextmanager
-    def remote(self) -> Iterator[None]:
-        """Transactions inside are durable already (another instance stored them)."""
-        self._applying_remote = True
-        try:
-            yield
-        finally:
-            self._applying_remote = False
 
     def claim(self, author: Principal) -> None:
         """The batch being gathered is stored under ``author`` unless it has one already."""
@@ -139,10 +137,12 @@ class DurableBroadcast:
             remote, self._remote = self._remote, []
             notes, self._notes = self._notes, []
             author, self._author = self._author, None
-            update = b""
-            if batch:
-                update = batch[0] if len(batch) == 1 else merge_updates(*batch)
-            if batch and self._persistence is not None:
+            # Merged even when alone: yrs reads an update and ignores what follows it in
+            # the frame, which must not be stored or sent on.
+            update = merge_updates(*batch) if batch else b""
+            if update == EMPTY_UPDATE:
+                update = b""  # a client's empty update, or one only of what came after it
+            if update and self._persistence is not None:
                 try:
                     seq = await self._persistence.append(
                         self.org_id, self.flow_id, update, author or SYSTEM
@@ -157,10 +157,11 @@ class DurableBroadcast:
                 self._on_stored(seq, len(update))
             out = [update] if update else []
             out += remote
-            frame = protocol.sync_update(out[0] if len(out) == 1 else merge_updates(*out))
-            for client in self._clients:
-                if client.synced:
-                    client.send(frame)
+            if out:
+                frame = protocol.sync_update(out[0] if len(out) == 1 else merge_updates(*out))
+                for client in self._clients:
+                    if client.synced:
+                        client.send(frame)
             for client, removals in notes:
                 client.send(protocol.notification(rule_violation(removals)))
 
@@ -213,6 +214,3 @@ class DurableBroadcast:
         self._remote.clear()
         for client in self._clients:
             client.close_soon(CLOSE_SERVER_ERROR, "storage failure")
-
-    def close(self) -> None:
-        self._doc.unobserve(self._subscription)

@@ -88,13 +88,19 @@ class CatchUp:
             return
         if self._settle is not None:
             self._settle()  # local edits get their own check (their author, their limits)
-        with broadcast.remote(), self._flow.doc.transaction(origin=ORIGIN_REMOTE):
+        # What yrs takes from the rows (a snapshot overlaps what the room has).
+        with (
+            self._flow.capturing(broadcast.queue_remote),
+            self._flow.doc.transaction(origin=ORIGIN_REMOTE),
+        ):
             if stored.snapshot is not None:
                 self._flow.doc.apply_update(stored.snapshot)
             for update in stored.updates:
                 self._flow.doc.apply_update(update)
         self.watermark = max(self.watermark, stored.last_seq)
-        changes, _ = enforce(self._flow, self._limits, origin=ORIGIN_RULES)
+        changes, _ = enforce(
+            self._flow, self._limits, origin=ORIGIN_RULES, on_update=broadcast.queue
+        )
         if changes and self._on_changes is not None:
             self._on_changes(changes)
         broadcast.schedule()

@@ -37,14 +37,18 @@ Notify = Callable[[Client, list[Removal]], None]
 Changed = Callable[[Principal, Changes], None]
 """Hands an author's checked changes on (to the materializer)."""
 
+Queue = Callable[[bytes], object]
+"""Takes the update of a compensating transaction (to the broadcast)."""
+
 
 class PendingChecks:
     """Editors' updates integrated since the last rules check, checked as one."""
 
-    def __init__(self, flow: FlowDoc, notify: Notify, changed: Changed) -> None:
+    def __init__(self, flow: FlowDoc, notify: Notify, changed: Changed, queue: Queue) -> None:
         self._flow = flow
         self._notify = notify
         self._changed = changed
+        self._queue = queue
         self._editors: dict[Client, None] = {}
         self._author: Principal | None = None
         self._limits = Limits()
@@ -69,7 +73,9 @@ class PendingChecks:
         author = self._author
         assert author is not None
         edits = self._flow.take_edits()
-        changes, removals = enforce(self._flow, self._limits, origin=ORIGIN_RULES)
+        changes, removals = enforce(
+            self._flow, self._limits, origin=ORIGIN_RULES, on_update=self._queue
+        )
         if removals:
             for editor, theirs in _attribute(removals, editors, edits).items():
                 self._notify(editor, theirs)

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from pycrdt import Array, Doc, Map, Subscription, Transaction
+from pycrdt import Array, Doc, Map, Subscription, Transaction, TransactionEvent
 
 from minibase.domain.flow_json import FlowJSON
 
@@ -67,6 +67,9 @@ def refused_by_yrs(exc: BaseException) -> bool:
     ``PanicException`` (a ``BaseException``)."""
     return isinstance(exc, ValueError | RuntimeError) or type(exc).__name__ == "PanicException"
 
+
+EMPTY_UPDATE = b"\x00\x00"
+"""The Yjs update of a transaction that changed nothing."""
 
 UNREPRESENTABLE = "<unrepresentable>"
 """The cached value of an entry JSON or a database cannot carry (nested too deep, an
@@ -542,20 +545,36 @@ class FlowDoc:
         """
         self.refresh()
         captured: list[bytes] = []
-        subscription = self.doc.observe(lambda event: captured.append(event.update))
-        try:
-            with self.doc.transaction(origin=origin):
-                name = flow.get("name")
-                if isinstance(name, str) and name != self.name:
-                    self.meta["name"] = name
-                self._write_entries(self.nodes, self.node_view, flow.get("nodes") or ())
-                self._write_entries(self.edges, self.edge_view, flow.get("edges") or ())
-        finally:
-            self.doc.unobserve(subscription)
+        with self.capturing(captured.append), self.doc.transaction(origin=origin):
+            name = flow.get("name")
+            if isinstance(name, str) and name != self.name:
+                self.meta["name"] = name
+            self._write_entries(self.nodes, self.node_view, flow.get("nodes") or ())
+            self._write_entries(self.edges, self.edge_view, flow.get("edges") or ())
         self.refresh()
         self.set_order(flow)
-        update = captured[0] if captured else b""
-        return b"" if update == b"\x00\x00" else update
+        return captured[0] if captured else b""
+
+    @contextmanager
+    def capturing(self, into: Callable[[bytes], object]) -> Iterator[None]:
+        """Hand each transaction committed inside to ``into`` as its Yjs update (what it
+        changed); a transaction that changed nothing is left out.
+
+        Only around the transactions whose update is wanted: while the doc has an
+        observer, pycrdt encodes the update of every transaction, and that work grows
+        with the number of Yjs clients the doc has ever seen (13 µs an update at 400).
+        """
+
+        def committed(event: TransactionEvent) -> None:
+            update: bytes = event.update
+            if update and update != EMPTY_UPDATE:
+                into(update)
+
+        subscription = self.doc.observe(committed)
+        try:
+            yield
+        finally:
+            self.doc.unobserve(subscription)
 
     def _write_entries(self, ymap: Map[Any], view: EntryView, items: Iterable[Any]) -> None:
         wanted: dict[str, dict[str, Any]] = {}

@@ -18,11 +18,12 @@ The room itself does the handshake and the edits:
   step 2 (which carries everything integrated so far), so it misses nothing and gets
   nothing before it can integrate it. While an append is in flight, the answer waits
   for it: step 2 never carries an update that is not durable yet.
-- **Edits.** An editor's update is integrated at once (the broadcast captures what it
-  actually changed). The rules (:mod:`minibase.collab.rules`) check what was integrated
-  once per batch, before anything reads or stores it (:mod:`minibase.collab.checks`); a
-  compensating server transaction is captured the same way, and its author gets a
-  type-100 frame
+- **Edits.** An editor's update is integrated at once and queued for the broadcast:
+  as it came once the socket's updates follow what the room has, before that (and for
+  a sync step 2) as what yrs took from it. The rules (:mod:`minibase.collab.rules`)
+  check what was integrated once per batch, before anything reads or stores it
+  (:mod:`minibase.collab.checks`); a compensating server transaction is captured and
+  queued too, and its author gets a type-100 frame
   ``{"type": "rule_violation", "removed": [{kind, id, reason}], "reason": ...}``.
 - **Viewers.** Their document updates are neither integrated nor relayed; the first one
   is answered with permission-denied ``read-only``; the socket stays open.
@@ -106,11 +107,11 @@ class Room:
             flow_doc,
             lambda client, removals: self.broadcast.notify(client, removals),
             self.materializer.changed,
+            lambda update: self.broadcast.queue(update),
         )
         self.broadcast = DurableBroadcast(
             org_id,
             flow_id,
-            flow_doc.doc,
             self.clients,
             persistence,
             self._stored,
@@ -160,14 +161,19 @@ class Room:
 
     # --- edits ------------------------------------------------------------------------
 
-    def apply_client_update(self, client: Client, update: bytes) -> None:
+    def apply_client_update(self, client: Client, update: bytes, *, step2: bool = False) -> None:
         """Integrate an editor's update and queue it; the rules check it with its batch.
 
         Until one of a socket's updates follows what the room has, each is checked first:
         one that is ahead of what it builds on is held back until that arrives
-        (:mod:`minibase.collab.held_updates`).
+        (:mod:`minibase.collab.held_updates`). ``step2``: the update is a sync step 2,
+        which carries the client's whole delete set.
         """
         checked = not client.in_order
+        # An in-order editor's update is one transaction of its own: it is stored as it
+        # came. A sync step 2, or an update not known to follow, is stored as what yrs
+        # took from it (a step 2 repeats every deletion the client knows of).
+        whole = not checked and not step2
         if checked:
             try:
                 order = self.held.admit(client, update)
@@ -177,14 +183,15 @@ class Room:
                 return  # held until what it builds on arrives
             if order is Order.FOLLOWS:
                 client.in_order = True
-        if self._integrate(client, update) and len(self.held):
+        if self._integrate(client, update, whole=whole) and len(self.held):
             if checked:
                 self.held.release()  # most likely what a held update waits for
             else:
                 self.held.release_soon()
 
-    def _integrate(self, client: Client, update: bytes) -> bool:
-        """Apply ``update`` as ``client``'s edit and queue what it changed; anything new?"""
+    def _integrate(self, client: Client, update: bytes, *, whole: bool) -> bool:
+        """Apply ``update`` as ``client``'s edit and queue it (``whole``: as it came, else
+        what yrs took from it); anything queued?"""
         author = client.access.principal
         limits = self._limits_of(client)
         self.checks.before(author, limits)
@@ -194,10 +201,16 @@ class Room:
             # No origin: nothing reads it, and a transaction around apply_update's own
             # (pycrdt opens one) with an origin to hash and record cost 1.7 µs an update.
             with self.flow.edits_by(client):
-                self.flow.doc.apply_update(update)
+                if whole:
+                    self.flow.doc.apply_update(update)
+                else:
+                    with self.flow.capturing(self.broadcast.queue):
+                        self.flow.doc.apply_update(update)
         except BaseException as exc:
             raise _bad_update(exc) from exc
-        if self.broadcast.queued == before:
+        if whole:
+            self.broadcast.queue(update)
+        elif self.broadcast.queued == before:
             return False  # nothing new (a duplicate, or structs yrs keeps for missing ones)
         self.checks.add(client, author, limits)
         self.broadcast.claim(author)
@@ -206,7 +219,7 @@ class Room:
 
     def _integrate_held(self, client: Client, update: bytes) -> None:
         try:
-            self._integrate(client, update)
+            self._integrate(client, update, whole=False)
         except protocol.ProtocolError as exc:
             log.info("collab protocol error: %s", exc, extra={"org": self.org_id})
             client.close_soon(CLOSE_PROTOCOL_ERROR, "protocol error")
@@ -229,6 +242,7 @@ class Room:
             self.materializer.flush()
         update = self.flow.apply_flow(flow_json, origin=ORIGIN_REST)
         if update:
+            self.broadcast.queue(update)
             self.broadcast.claim(author)
             self.broadcast.schedule()
             await self.drain()
@@ -292,7 +306,7 @@ class Room:
             case protocol.SyncStep2(update):
                 if client.access.read_only:
                     return  # a viewer's reply to our step 1: not applied, not an edit
-                self.apply_client_update(client, update)
+                self.apply_client_update(client, update, step2=True)
             case protocol.SyncUpdate(update):
                 if client.access.read_only:
                     if not client.denied:
@@ -333,7 +347,6 @@ class Room:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.catch_up.close()
         await self.compactor.close(compact=not self.broken)
-        self.broadcast.close()
         self.flow.close()
 
 

@@ -30,7 +30,8 @@ within 2 bytes), so what the room keeps, REST accepts.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -194,22 +195,29 @@ def _dangling(p: _Plan, touched_edges: Iterable[str], gone_nodes: Iterable[str])
             p.edge(key, MISSING_NODE)
 
 
-def enforce(flow: FlowDoc, limits: Limits, origin: Any = None) -> tuple[Changes, list[Removal]]:
+def enforce(
+    flow: FlowDoc,
+    limits: Limits,
+    origin: Any = None,
+    on_update: Callable[[bytes], object] | None = None,
+) -> tuple[Changes, list[Removal]]:
     """Materialize what the doc's latest transactions changed and undo what breaks
     ``limits`` with the minimal compensating transaction.
 
     Returns the changes (the compensation's included) and what was removed. The reads,
     the refresh's and the plan's, share one transaction: outside one, each read of a map
     opens and commits its own, a dozen per drag. The deletions run in one transaction
-    with ``origin``; the caller captures its update (e.g. from ``Doc.observe``) and
-    broadcasts it like any other.
+    with ``origin``; ``on_update`` gets its update, to broadcast like any other.
     """
     with flow.doc.transaction():
         changes = flow.refresh()
         removals = plan(flow, changes, limits)
     if not removals:
         return changes, removals
-    with flow.doc.transaction(origin=origin):
+    with (
+        flow.capturing(on_update) if on_update is not None else nullcontext(),
+        flow.doc.transaction(origin=origin),
+    ):
         for removal in removals:
             if removal.kind == "root":
                 flow.empty_root(removal.id)
