@@ -118,16 +118,21 @@ async def _updates_over_turns(writers: int, turns: int, *, quiet: int = 0) -> in
 async def test_updates_arriving_turn_after_turn_are_gathered_into_one_frame(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # A batch of more than one update waits while each loop turn brings more (under load,
-    # writers answering the last broadcast arrive over several turns), and no longer:
-    # the drain returns well before the (long) gather limit.
+    # A batch of more than one update waits while updates keep coming (under load,
+    # writers answering the last broadcast arrive over several turns), quiet turns
+    # between them included, and no longer: the drain returns well before the (long)
+    # gather limit.
     monkeypatch.setattr(broadcast, "GATHER_SECONDS", 30.0)
+    monkeypatch.setattr(broadcast, "QUIET_SECONDS", 1.0)
     assert await _updates_over_turns(3, 10) == 1
-    # One quiet turn between arrivals does not end it (the next writers' updates are
-    # often a turn behind); two do.
-    assert await _updates_over_turns(3, 10, quiet=1) == 1
-    assert await _updates_over_turns(3, 10, quiet=2) > 2
+    assert await _updates_over_turns(3, 10, quiet=3) == 1
+    # A batch goes out once no update came for the quiet time: with none, after a turn
+    # that brought nothing.
+    monkeypatch.setattr(broadcast, "QUIET_SECONDS", 0.0)
+    assert await _updates_over_turns(3, 10) == 1  # each turn brings one
+    assert await _updates_over_turns(3, 10, quiet=1) > 2
     # The limit holds: with none, each turn's updates go out in their own frame.
+    monkeypatch.setattr(broadcast, "QUIET_SECONDS", 1.0)
     monkeypatch.setattr(broadcast, "GATHER_SECONDS", 0.0)
     assert await _updates_over_turns(3, 10) > 2
 

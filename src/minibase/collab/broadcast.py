@@ -17,14 +17,14 @@ is stored and sent again (clients ignore it), and so is a part yrs keeps pending
 what it builds on arrives: it is in the log when that comes.
 
 Under load the flusher also gathers: when a batch holds more than one update (or the one
-before did), it lets the event loop turn once more for as long as new updates keep
-coming, until two turns in a row bring none, up to :data:`GATHER_SECONDS`. Writers
-answering the last broadcast arrive over several turns; gathered, their updates cost one
-append and one frame per socket instead of several (measured with 50 writers and 50
-readers: about 16 updates a frame before, about 36 after, and a sixth less CPU per
-update). Since a socket's messages reach the room where they are parsed
-(:mod:`minibase.sockets.direct_reads`), one quiet turn often falls between two writers'
-updates: waiting for a second took a further 72 -> 67 µs of CPU per update. A lone edit
+before did), it lets the event loop turn for as long as new updates keep coming, until
+none has come for :data:`QUIET_SECONDS` (150 µs), up to :data:`GATHER_SECONDS`. Writers
+answering the last broadcast arrive over a few milliseconds, tens of microseconds
+apart; gathered, their updates cost one append and one frame per socket instead of
+several. Measured with 50 writers and 50 readers: ending a batch after one quiet loop
+turn gave about 16 updates a frame, after two about 29, after 150 µs without one 48;
+each step cut the CPU per update (docs/benchmarks.md, "Gathering for a quiet time"). The
+turns spent waiting cost a few µs each, far less than the frames they save. A lone edit
 (one writer) is never held.
 
 Before it takes a batch, the flusher calls ``before_batch``: the room's rules check of
@@ -61,6 +61,9 @@ CLOSE_SERVER_ERROR = 1011
 
 GATHER_SECONDS = 0.002
 """How long a batch may wait for the updates that keep arriving turn after turn."""
+
+QUIET_SECONDS = 0.00015
+"""Under load, a batch goes out once no update has come for this long."""
 
 Stored = Callable[[int, int], None]
 """Called with ``(seq, bytes)`` after each append to the update log."""
@@ -180,21 +183,20 @@ class DurableBroadcast:
         return True
 
     async def _gather(self) -> None:
-        """Let the loop turn until two turns in a row bring no update, up to the gather
-        time."""
-        until = time.monotonic() + GATHER_SECONDS
-        quiet = 0
+        """Let the loop turn while updates keep coming: until none came for
+        :data:`QUIET_SECONDS`, up to :data:`GATHER_SECONDS` in all."""
+        start = last = time.monotonic()
+        arrived = len(self._pending) + len(self._remote)
         while not self.broken:
-            arrived = len(self._pending) + len(self._remote)
             await asyncio.sleep(0)
-            if time.monotonic() >= until:
+            now = time.monotonic()
+            count = len(self._pending) + len(self._remote)
+            if count != arrived:
+                arrived, last = count, now
+            elif now - last >= QUIET_SECONDS:
                 return
-            if len(self._pending) + len(self._remote) == arrived:
-                quiet += 1
-                if quiet >= 2:
-                    return
-            else:
-                quiet = 0
+            if now - start >= GATHER_SECONDS:
+                return
 
     async def drain(self) -> None:
         """Wait until everything integrated so far is stored and broadcast.
