@@ -165,14 +165,18 @@ class Target:
     prefix: bytes = b""  # Hocuspocus: varstring(document name) before every message
     hello: list[bytes] = field(default_factory=list)  # sent before sync step 1
     note: str = ""
+    writer_paths: list[str] = field(default_factory=list)  # --authors: writer i's path
+
+    def writer_path(self, i: int) -> str:
+        return self.writer_paths[i % len(self.writer_paths)] if self.writer_paths else self.path
 
     def message(self, body: bytes) -> bytes:
         return client_frame(self.prefix + body)
 
 
-async def handshake(target: Target) -> tuple[BareSocket, bytes]:
+async def handshake(target: Target, path: str | None = None) -> tuple[BareSocket, bytes]:
     """Connect, say hello, send sync step 1; return the socket and the server's step 2."""
-    sock = await BareSocket.connect("127.0.0.1", target.port, target.path)
+    sock = await BareSocket.connect("127.0.0.1", target.port, path or target.path)
     for body in target.hello:
         sock.writer.write(target.message(body))
     sock.writer.write(target.message(sync_message(0, b"\x00")))
@@ -340,7 +344,9 @@ async def measure(target: Target, args: argparse.Namespace) -> dict[str, Any]:
 
         writers: list[tuple[BareSocket, Watch, Any, Any]] = []
         for i in range(args.writers):
-            sock, state = await asyncio.wait_for(handshake(target), START_TIMEOUT)
+            sock, state = await asyncio.wait_for(
+                handshake(target, target.writer_path(i)), START_TIMEOUT
+            )
             sockets.append(sock)
             doc: Doc[Any] = Doc()
             doc.apply_update(state)
@@ -552,6 +558,20 @@ def source_tree(revision: str) -> Iterator[Path]:
         yield Path(tmp)
 
 
+def editor_keys(base_url: str, ids: dict[str, str], count: int) -> list[str]:
+    """``count`` editor API keys of the seeded org: writers that are distinct authors."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {ids['token']}"}
+    with httpx.Client(base_url=base_url, timeout=30, headers=headers) as client:
+        return [
+            client.post(
+                f"/v1/orgs/{ids['org']}/api-keys", json={"name": f"writer {i}", "role": "editor"}
+            ).json()["key"]
+            for i in range(count)
+        ]
+
+
 def run(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[str]]:
     """Every server up at once; ``--repeat`` rounds, each measuring them in turn."""
     from _server import running_server, seed_sync
@@ -575,7 +595,20 @@ def run(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[str]]:
                 seed_file.write_bytes(asyncio.run(flow_state(server.port, path)))
             if "minibase" in args.servers:
                 note = "minibase serve, SQLite, every update stored before broadcast"
-                targets.append(Target(label, server.port, path, server.process.pid, note=note))
+                keys = editor_keys(server.base_url, ids, args.authors) if args.authors > 1 else []
+                if keys:
+                    note += f", writers as {args.authors} API keys (authors)"
+                writer_paths = [f"/v1/collab/{ids['org']}/{ids['flow']}?token={k}" for k in keys]
+                targets.append(
+                    Target(
+                        label,
+                        server.port,
+                        path,
+                        server.process.pid,
+                        note=note,
+                        writer_paths=writer_paths,
+                    )
+                )
 
         if "hocuspocus" in args.servers:
             try:
@@ -757,6 +790,13 @@ def main() -> None:
         "(one edit at a time, so use --writers 1)",
     )
     parser.add_argument(
+        "--authors",
+        type=int,
+        default=1,
+        help="Minibase writers edit as this many distinct authors (editor API keys, "
+        "writer i as key i mod N); 1: all as the seeded user",
+    )
+    parser.add_argument(
         "--before", default="", help="also a Minibase of this revision (git archive), e.g. main"
     )
     parser.add_argument(
@@ -779,6 +819,8 @@ def main() -> None:
         command += f" --before {args.before}"
     if args.fanout:
         command += " --fanout"
+    if args.authors > 1:
+        command += f" --authors {args.authors}"
     if args.servers != SERVERS:
         command += f" --servers {','.join(args.servers)}"
     print(table(results))
