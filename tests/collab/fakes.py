@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
 from minibase.collab.options import CollabOptions
 from minibase.collab.rooms import RoomManager
 from minibase.config import Settings
-from minibase.domain.collab import CollabAccess, Limits, RestChanges
+from minibase.domain.collab import CollabAccess, Entry, Limits, RestChanges, with_entries
 from minibase.domain.flow_json import FlowJSON
 from minibase.domain.principal import SYSTEM, Principal
 from minibase.domain.roles import Role
@@ -73,8 +73,15 @@ class MemoryBridge:
             raise NotFound() from None
 
     async def on_change(
-        self, org_id: str, flow_id: str, flow_json: FlowJSON, author: Principal
+        self,
+        org_id: str,
+        flow_id: str,
+        flow_json: FlowJSON,
+        author: Principal,
+        only: Collection[Entry] | None = None,
     ) -> None:
+        if only is not None:
+            flow_json = with_entries(self.flows[(org_id, flow_id)], flow_json, only)
         self.flows[(org_id, flow_id)] = copy.deepcopy(flow_json)
         self.changes.append((org_id, flow_id, copy.deepcopy(flow_json), author))
         self.changed.set()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Collection
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ from minibase.collab.options import CollabOptions
 from minibase.collab.room import Room
 from minibase.collab.rooms import RoomManager
 from minibase.config import Settings
-from minibase.domain.collab import CollabAccess
+from minibase.domain.collab import CollabAccess, Entry
 from minibase.domain.principal import SYSTEM, Principal
 from minibase.domain.roles import Role
 from minibase.store.collab_log import CollabStore
@@ -468,10 +469,17 @@ class HeldBridge(MemoryBridge):
         self.entered = asyncio.Event()
         self.release = asyncio.Event()
 
-    async def on_change(self, org_id: str, flow_id: str, flow_json: Any, author: Principal) -> None:
+    async def on_change(
+        self,
+        org_id: str,
+        flow_id: str,
+        flow_json: Any,
+        author: Principal,
+        only: Collection[Entry] | None = None,
+    ) -> None:
         self.entered.set()
         await self.release.wait()
-        await super().on_change(org_id, flow_id, flow_json, author)
+        await super().on_change(org_id, flow_id, flow_json, author, only)
 
 
 async def test_rest_flow_converges_when_an_older_hand_over_of_another_instance_lands_last(
@@ -552,6 +560,38 @@ async def test_on_change_is_throttled_and_split_by_author() -> None:
     assert bridge.changes[2][3].id == "u1"
     assert bridge.changes[2][2]["name"] == "G"
     assert [n["id"] for n in bridge.changes[2][2]["nodes"]] == ["a4"]
+
+
+async def test_authors_editing_in_one_window_get_a_version_each() -> None:
+    """Interleaved authors: one hand-over each per window (not one per change of
+    author), in the order they started; each but the last hands over only its share."""
+    bridge = MemoryBridge()
+    bridge.flows[("org", "flow")] = {"name": "F", "nodes": [], "edges": []}
+    room = Room(
+        "org",
+        "flow",
+        FlowDoc(),
+        options=CollabOptions(materialize_delay=0.05),
+        persistence=None,
+        bridge=bridge,
+    )
+    alice, _ = make_client()
+    bob_access = CollabAccess(
+        Principal(kind="user", id="u2", credential_id="s2", user_id="u2"), Role.EDITOR
+    )
+    bob, _ = make_client(bob_access)
+    doc: Doc[Any] = Doc()
+    for turn in range(3):
+        room.receive(alice, protocol.sync_update(edit(doc, f"a{turn}")))
+        room.receive(bob, protocol.sync_update(edit(doc, f"b{turn}")))
+        await asyncio.sleep(0)
+    await bridge.wait_changes(2)
+    await room.close()
+    assert [change[3].id for change in bridge.changes] == ["u1", "u2"]
+    assert [n["id"] for n in bridge.changes[0][2]["nodes"]] == ["a0", "a1", "a2"]
+    everything = ["a0", "b0", "a1", "b1", "a2", "b2"]
+    assert sorted(n["id"] for n in bridge.changes[1][2]["nodes"]) == sorted(everything)
+    assert sorted(n["id"] for n in bridge.flows[("org", "flow")]["nodes"]) == sorted(everything)
 
 
 class FailingStore(CollabStore):
@@ -662,7 +702,12 @@ class RefusingBridge(MemoryBridge):
         self.refusals = 0
 
     async def on_change(
-        self, org_id: str, flow_id: str, flow_json: dict[str, Any], author: Principal
+        self,
+        org_id: str,
+        flow_id: str,
+        flow_json: dict[str, Any],
+        author: Principal,
+        only: Collection[Entry] | None = None,
     ) -> None:
         self.refusals += 1
         self.changed.set()

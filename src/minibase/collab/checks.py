@@ -11,9 +11,9 @@ writers and 50 readers, docs/benchmarks.md, "Rules checked once per batch").
 Nothing unchecked is ever seen: the room checks before anything reads the document or
 stores what it integrated (the broadcast's batch, a sync step 2 waits for that, a REST
 read or write, a hand-over to REST, a catch-up of other instances' updates). A check
-covers updates of one author under one set of limits: an update of another author, or
-of a client with other limits, has what waits checked first, so rules and hand-overs
-keep their author.
+covers updates under one set of limits: an update of a client with other limits has
+what waits checked first. Authors do not split checks: the check hands each author's
+touched entries to the materializer, which gives each author its version.
 
 Who is told what the rules removed: each client whose update touched the removed entry
 (the room records who touched what, :meth:`FlowDoc.edits_by`). A removal no client of
@@ -28,14 +28,14 @@ from collections.abc import Callable, Hashable
 from minibase.collab.client import Client
 from minibase.collab.flow_doc import Changes, FlowDoc
 from minibase.collab.rules import ORIGIN_RULES, Removal, enforce
-from minibase.domain.collab import Limits
+from minibase.domain.collab import Entry, Limits
 from minibase.domain.principal import Principal
 
 Notify = Callable[[Client, list[Removal]], None]
 """Tells a client what the rules removed."""
 
-Changed = Callable[[Principal, Changes], None]
-"""Hands an author's checked changes on (to the materializer)."""
+Changed = Callable[[dict[Principal, set[Entry]], Changes], None]
+"""Hands the checked changes on (to the materializer), with what each author touched."""
 
 Queue = Callable[[bytes], object]
 """Takes the update of a compensating transaction (to the broadcast)."""
@@ -50,18 +50,16 @@ class PendingChecks:
         self._changed = changed
         self._queue = queue
         self._editors: dict[Client, None] = {}
-        self._author: Principal | None = None
         self._limits = Limits()
 
-    def before(self, author: Principal, limits: Limits) -> None:
-        """An update of ``author`` under ``limits`` comes: check what waits if it differs."""
-        if self._editors and (author != self._author or limits != self._limits):
+    def before(self, limits: Limits) -> None:
+        """An update under ``limits`` comes: check what waits if it has other limits."""
+        if self._editors and limits != self._limits:
             self.check()
 
-    def add(self, editor: Client, author: Principal, limits: Limits) -> None:
-        """``editor``'s update (by ``author``, under ``limits``) was integrated."""
+    def add(self, editor: Client, limits: Limits) -> None:
+        """``editor``'s update (under ``limits``) was integrated."""
         self._editors[editor] = None
-        self._author = author
         self._limits = limits
 
     def check(self) -> None:
@@ -70,8 +68,6 @@ class PendingChecks:
             return
         editors = list(self._editors)
         self._editors.clear()
-        author = self._author
-        assert author is not None
         edits = self._flow.take_edits()
         changes, removals = enforce(
             self._flow, self._limits, origin=ORIGIN_RULES, on_update=self._queue
@@ -79,7 +75,10 @@ class PendingChecks:
         if removals:
             for editor, theirs in _attribute(removals, editors, edits).items():
                 self._notify(editor, theirs)
-        self._changed(author, changes)
+        touched: dict[Principal, set[Entry]] = {}
+        for editor in editors:
+            touched.setdefault(editor.access.principal, set()).update(edits.get(editor, ()))
+        self._changed(touched, changes)
 
 
 def _attribute(

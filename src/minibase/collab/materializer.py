@@ -1,8 +1,13 @@
 """The materializer: collaborative edits handed to the REST flow as versions.
 
-Accepted edits are handed over debounced (``materialize_delay`` after the first edit of a
-run) and at once when another author starts editing, so each hand-over has one author.
-A hand-over waits until the edits it reflects are durable. REST changes coming into the
+Accepted edits are handed over debounced: ``materialize_delay`` after the first edit of a
+window, one version per author who edited in it, in the order they started. Each author
+but the last hands over only the entries its edits touched
+(:func:`minibase.domain.collab.with_entries`); the last hands over the whole document,
+so the REST flow ends equal to it. Handing over at every change of author instead made
+a version per change when several edited at once (50 editors: one per update, and the
+server spent more on versions than on the edits). A hand-over waits until the edits it
+reflects are durable. REST changes coming into the
 document and hand-overs going out both hold :attr:`Materializer.lock`, so a hand-over
 never carries a document read before a REST change was applied into it (that would
 revert the REST change).
@@ -17,10 +22,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection, Mapping
 
 from minibase.collab.flow_doc import Changes
-from minibase.domain.collab import FlowBridge
+from minibase.domain.collab import Entry, FlowBridge
 from minibase.domain.flow_json import FlowJSON
 from minibase.domain.principal import SYSTEM, Principal
 from minibase.errors import MinibaseError, ServiceUnavailable
@@ -38,7 +43,7 @@ def refused(error: MinibaseError) -> bool:
 
 
 class Materializer:
-    """Hands a room's document to :meth:`FlowBridge.on_change`, one author at a time."""
+    """Hands a room's document to :meth:`FlowBridge.on_change`, a version per author."""
 
     def __init__(
         self,
@@ -57,7 +62,8 @@ class Materializer:
         self._delay = delay
         self._drain = drain
         self._refused = take_back
-        self._author: Principal | None = None
+        self._authors: dict[Principal, set[Entry]] = {}
+        """Who edited since the last hand-over (in the order they started), and what."""
         self._timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.lock = asyncio.Lock()
@@ -68,20 +74,18 @@ class Materializer:
     @property
     def dirty(self) -> bool:
         """Edits are waiting to be handed over."""
-        return self._author is not None
+        return bool(self._authors)
 
-    def before_edit(self, author: Principal) -> None:
-        """``author`` is about to edit: hand over another author's edits first."""
-        if self._author is not None and self._author != author:
-            self.flush()
-
-    def changed(self, author: Principal, changes: Changes) -> None:
-        """``author``'s accepted edit changed the document: hand it over soon."""
+    def changed(self, touched: Mapping[Principal, Collection[Entry]], changes: Changes) -> None:
+        """Accepted edits changed the document (``touched``: what each author's edits
+        touched): hand them over soon."""
         if not changes or self._bridge is None:
             return
-        self._author = author
-        if self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(self._delay, self.flush)
+        for author, entries in touched.items():
+            self._authors.setdefault(author, set()).update(entries)
+        if not self._authors:
+            self._authors[SYSTEM] = set()
+        self._start()
 
     def caught_up(self, changes: Changes) -> None:
         """Another instance's edits came in (catch-up): hand the document over after them.
@@ -92,27 +96,30 @@ class Materializer:
         view for good although every document had converged. Handing over again after a
         catch-up makes each instance's last hand-over hold all it integrated, so the REST
         flow converges too; usually it already holds these edits and nothing is written.
-        Pending edits of a local author stay theirs; otherwise the server is the author.
+        Pending edits of local authors stay theirs; otherwise the server is the author.
         """
         if not changes or self._bridge is None:
             return
-        if self._author is None:
-            self._author = SYSTEM
+        if not self._authors:
+            self._authors[SYSTEM] = set()
+        self._start()
+
+    def _start(self) -> None:
         if self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(self._delay, self.flush)
 
     def flush(self) -> None:
         """Hand the edits made so far over now (in a task)."""
         # The read comes first: it has the room check what waits, which may hand on more.
-        snapshot = self._snapshot() if self._author is not None else None
+        snapshot = self._snapshot() if self._authors else None
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        author, self._author = self._author, None
-        if author is None or snapshot is None or self._bridge is None:
+        authors, self._authors = list(self._authors.items()), {}
+        if not authors or snapshot is None or self._bridge is None:
             return
         task = asyncio.create_task(
-            self._hand_over(snapshot, self.rest_generation, author), context=detached()
+            self._hand_over(snapshot, self.rest_generation, authors), context=detached()
         )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -121,7 +128,9 @@ class Materializer:
         flow_json = self._read()
         return {**flow_json, "nodes": list(flow_json["nodes"]), "edges": list(flow_json["edges"])}
 
-    async def _hand_over(self, snapshot: FlowJSON, generation: int, author: Principal) -> None:
+    async def _hand_over(
+        self, snapshot: FlowJSON, generation: int, authors: list[tuple[Principal, set[Entry]]]
+    ) -> None:
         assert self._bridge is not None
         async with self.lock:
             try:
@@ -132,19 +141,37 @@ class Materializer:
                 # REST changes came in after the snapshot: handing it over would revert
                 # them, so hand over the document as it is now (it includes them).
                 snapshot = self._snapshot()
-            try:
-                await self._bridge.on_change(self.org_id, self.flow_id, snapshot, author)
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:  # the bridge's failure must not end the room
-                if isinstance(error, MinibaseError) and refused(error):
-                    # REST refuses the document: take the edits back, both stay one flow.
-                    await self._take_back(snapshot, author, error)
-                else:
-                    log.exception(
-                        "materializing a collab flow failed",
+            *shares, (last, _) = authors
+            for author, entries in shares:
+                await self._hand_over_one(snapshot, author, entries)
+            await self._hand_over_one(snapshot, last, None)
+
+    async def _hand_over_one(
+        self, snapshot: FlowJSON, author: Principal, only: set[Entry] | None
+    ) -> None:
+        assert self._bridge is not None
+        try:
+            await self._bridge.on_change(self.org_id, self.flow_id, snapshot, author, only)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # the bridge's failure must not end the room
+            if isinstance(error, MinibaseError) and refused(error):
+                if only is not None:
+                    # One author's share alone: the whole document, handed over last,
+                    # is what decides whether edits are taken back.
+                    log.info(
+                        "collab: one author's share was refused: %s",
+                        error.message,
                         extra={"org": self.org_id, "flow": self.flow_id},
                     )
+                    return
+                # REST refuses the document: take the edits back, both stay one flow.
+                await self._take_back(snapshot, author, error)
+            else:
+                log.exception(
+                    "materializing a collab flow failed",
+                    extra={"org": self.org_id, "flow": self.flow_id},
+                )
 
     async def _take_back(self, snapshot: FlowJSON, author: Principal, error: MinibaseError) -> None:
         try:

@@ -194,8 +194,7 @@ class Room:
         what yrs took from it); anything queued?"""
         author = client.access.principal
         limits = self._limits_of(client)
-        self.checks.before(author, limits)
-        self.materializer.before_edit(author)
+        self.checks.before(limits)
         before = self.broadcast.queued
         try:
             # No origin: nothing reads it, and a transaction around apply_update's own
@@ -212,7 +211,7 @@ class Room:
             self.broadcast.queue(update)
         elif self.broadcast.queued == before:
             return False  # nothing new (a duplicate, or structs yrs keeps for missing ones)
-        self.checks.add(client, author, limits)
+        self.checks.add(client, limits)
         self.broadcast.claim(author)
         self.broadcast.schedule()
         return True

@@ -9,12 +9,53 @@ services and collab meet without importing each other.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from minibase.domain.flow_json import FlowJSON
 from minibase.domain.principal import Principal
 from minibase.domain.roles import Role
+
+Entry = tuple[str, str]
+"""An entry of a flow an edit touched: ``("node" | "edge" | "meta", id)``."""
+
+
+def with_entries(current: FlowJSON, proposed: FlowJSON, entries: Collection[Entry]) -> FlowJSON:
+    """``current`` with the listed entries as ``proposed`` has them: replaced, added (after
+    the others, in ``proposed``'s order) or removed; the name too when ``("meta",
+    "name")`` is listed. An edge whose node is not in the result is left out.
+
+    One author's share of a live document that several edited in one debounce window
+    (:meth:`FlowBridge.on_change` with ``only``).
+    """
+    nodes = _with_items(current.get("nodes"), proposed.get("nodes"), entries, "node")
+    kept = {node.get("id") for node in nodes if isinstance(node, dict)}
+    edges = [
+        edge
+        for edge in _with_items(current.get("edges"), proposed.get("edges"), entries, "edge")
+        if isinstance(edge, dict) and edge.get("source") in kept and edge.get("target") in kept
+    ]
+    name = proposed.get("name") if ("meta", "name") in entries else current.get("name")
+    return {**current, "name": name, "nodes": nodes, "edges": edges}
+
+
+def _with_items(current: Any, proposed: Any, entries: Collection[Entry], kind: str) -> list[Any]:
+    listed = {key for entry_kind, key in entries if entry_kind == kind}
+    wanted = {item["id"]: item for item in _items(proposed) if item.get("id") in listed}
+    out: list[Any] = []
+    for item in _items(current):
+        key = item.get("id")
+        if key not in listed:
+            out.append(item)
+        elif key in wanted:
+            out.append(wanted.pop(key))
+    out.extend(wanted.values())
+    return out
+
+
+def _items(value: Any) -> Iterable[dict[str, Any]]:
+    return (item for item in value or () if isinstance(item, dict))
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,14 +137,21 @@ class FlowBridge(Protocol):
         ...
 
     async def on_change(
-        self, org_id: str, flow_id: str, flow_json: FlowJSON, author: Principal
+        self,
+        org_id: str,
+        flow_id: str,
+        flow_json: FlowJSON,
+        author: Principal,
+        only: Collection[Entry] | None = None,
     ) -> None:
-        """Materialize collaborative edits into the REST flow (a new version).
+        """Materialize collaborative edits into the REST flow (a new version by ``author``).
 
-        Called debounced (at most once per ``materialize_delay`` per room, and at once
-        when another author starts editing, so each call has one author) after accepted
-        Yjs updates, never for changes that came in through ``RoomManager.apply_flow``.
-        ``flow_json`` is ``{"name", "nodes", "edges"}``. Raise the ``MinibaseError`` of a
+        Called debounced (at most once per ``materialize_delay`` per room and author)
+        after accepted Yjs updates, never for changes that came in through
+        ``RoomManager.apply_flow``. ``flow_json`` is ``{"name", "nodes", "edges"}``: the
+        live document. When several authors edited in one window, each but the last gets
+        ``only`` the entries its edits touched (:func:`with_entries` of the REST flow and
+        ``flow_json``); the last gets the whole document. Raise the ``MinibaseError`` of a
         refusal (4xx but 404 and 409: a quota, a limit) and the room takes the edits back.
         """
         ...

@@ -17,6 +17,7 @@ then (a three-way merge against the live document), so live edits are never reve
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from typing import Any
 
 import orjson
@@ -24,7 +25,7 @@ import orjson
 from minibase.auth.credentials import authenticate
 from minibase.auth.socket_tickets import TICKET_PREFIX, redeem_ticket
 from minibase.config import Settings
-from minibase.domain.collab import CollabAccess, Limits, RestChanges
+from minibase.domain.collab import CollabAccess, Entry, Limits, RestChanges
 from minibase.domain.flow_json import FlowJSON
 from minibase.domain.principal import SYSTEM, Principal
 from minibase.domain.roles import Action, Role, is_allowed
@@ -105,7 +106,12 @@ class FlowsBridge:
         return flow
 
     async def on_change(
-        self, org_id: str, flow_id: str, flow_json: FlowJSON, author: Principal
+        self,
+        org_id: str,
+        flow_id: str,
+        flow_json: FlowJSON,
+        author: Principal,
+        only: Collection[Entry] | None = None,
     ) -> None:
         try:
             await flows.save_collab(
@@ -116,6 +122,7 @@ class FlowsBridge:
                 flow_id,
                 flow_json,
                 RequestMeta(user_agent="collab"),
+                only=only,
             )
         except NotFound:
             return  # the flow was deleted meanwhile; its room is being closed

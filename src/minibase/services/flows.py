@@ -11,12 +11,13 @@ for services that compose a flow read into a transaction of their own.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, func
 
 from minibase.config import Settings
+from minibase.domain.collab import Entry, with_entries
 from minibase.domain.events import Event, EventKind
 from minibase.domain.flow_graph import validate_flow
 from minibase.domain.flow_index import IndexedFlow, intern
@@ -401,8 +402,12 @@ async def save_collab(
     flow_id: str,
     flow_json: dict[str, Any],
     meta: RequestMeta,
+    only: Collection[Entry] | None = None,
 ) -> FlowResult | None:
     """Materialize a collab room's document as the next version (``None``: no change).
+
+    ``only``: the version takes just these entries from the document (one author's share
+    of a window several edited, :func:`minibase.domain.collab.with_entries`).
 
     When REST moved the flow past the version the room last agreed with and the room has
     not caught up yet, the room's document is merged onto the flow instead of replacing
@@ -412,6 +417,8 @@ async def save_collab(
         changes = await FlowChanges.open_flow(uow, flow_id)
         row = changes.row
         current = document_of(row)
+        if only is not None:
+            flow_json = with_entries(current, flow_json, only)
         incoming = validate_document(
             settings,
             {
