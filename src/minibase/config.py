@@ -261,8 +261,8 @@ class Settings(BaseSettings):
         2.0,
         gt=0,
         description=(
-            "Collaborative edits of one author within this many seconds become one flow "
-            "version (materialization debounce)."
+            "Collaborative edits within this many seconds become one flow version per "
+            "author who made them (materialization debounce)."
         ),
     )
     collab_unload_seconds: float = Field(
