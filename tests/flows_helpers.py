@@ -57,6 +57,20 @@ class Org:
         )
         assert response.status_code == 200, response.text
 
+    async def member(self, role: str) -> User:
+        """A new user, invited with ``role`` and accepted."""
+        user = await signup(self.client)
+        invite = await self.client.post(
+            f"/v1/orgs/{self.id}/invitations",
+            headers=self.admin.headers,
+            json={"email": user.email, "role": role},
+        )
+        accepted = await self.client.post(
+            "/v1/invitations/accept", headers=user.headers, json={"token": invite.json()["token"]}
+        )
+        assert accepted.status_code == 200, accepted.text
+        return user
+
 
 async def new_org(client: httpx.AsyncClient, **fields: Any) -> Org:
     admin = await signup(client)

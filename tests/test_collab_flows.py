@@ -15,7 +15,6 @@ from pycrdt import Map
 from minibase.config import Settings
 from tests.collab.yclient import YClient
 from tests.flows_helpers import Org, edge, new_org, node
-from tests.helpers import signup
 
 
 @pytest.fixture
@@ -193,16 +192,7 @@ async def test_refusals_and_viewers(
     assert await close_code(collab_url(ws_host, other.id, theirs["id"], org.admin.token)) == 4404
     assert await close_code(collab_url(ws_host, org.id, "flow_random", org.admin.token)) == 4404
 
-    viewer = await signup(api)
-    invite = await api.post(
-        f"/v1/orgs/{org.id}/invitations",
-        headers=org.admin.headers,
-        json={"email": viewer.email, "role": "viewer"},
-    )
-    accepted = await api.post(
-        "/v1/invitations/accept", headers=viewer.headers, json={"token": invite.json()["token"]}
-    )
-    assert accepted.status_code == 200, accepted.text
+    viewer = await org.member("viewer")
     async with YClient(collab_url(ws_host, org.id, flow["id"], viewer.token)) as seat:
         seat.nodes["x"] = Map({"id": "x", "type": "default", "position": {"x": 0, "y": 0}})
         await seat.wait_for(lambda: seat.denied == ["read-only"])
@@ -240,15 +230,7 @@ async def _count(api: httpx.AsyncClient, org: Org, flow_id: str, count: int) -> 
 async def test_collab_authorization_is_live(api: httpx.AsyncClient, ws_host: str) -> None:
     org = await new_org(api)
     flow = await org.create_flow("F", [node("a")])
-    member = await signup(api)
-    invite = await api.post(
-        f"/v1/orgs/{org.id}/invitations",
-        headers=org.admin.headers,
-        json={"email": member.email, "role": "editor"},
-    )
-    await api.post(
-        "/v1/invitations/accept", headers=member.headers, json={"token": invite.json()["token"]}
-    )
+    member = await org.member("editor")
     members_url = f"/v1/orgs/{org.id}/members/{member.id}"
     async with YClient(collab_url(ws_host, org.id, flow["id"], member.token)) as seat:
         seat.nodes["b"] = Map({"id": "b", "type": "default", "position": {"x": 0, "y": 0}})

@@ -9,7 +9,6 @@ from pycrdt import Map
 from minibase.config import Settings
 from tests.collab.yclient import YClient
 from tests.flows_helpers import new_org, node
-from tests.helpers import signup
 from tests.test_collab_flows import by_id, collab_url, eventually, rest_flow
 
 
@@ -28,16 +27,7 @@ async def test_editors_editing_at_once_get_a_version_each(
     author, each by its author; the REST flow ends equal to the document."""
     org = await new_org(client)
     flow = await org.create_flow("F", [node("a")])
-    editor = await signup(client)
-    invite = await client.post(
-        f"/v1/orgs/{org.id}/invitations",
-        headers=org.admin.headers,
-        json={"email": editor.email, "role": "editor"},
-    )
-    accepted = await client.post(
-        "/v1/invitations/accept", headers=editor.headers, json={"token": invite.json()["token"]}
-    )
-    assert accepted.status_code == 200, accepted.text
+    editor = await org.member("editor")
     first = collab_url(live_url, org.id, flow["id"], org.admin.token)
     second = collab_url(live_url, org.id, flow["id"], editor.token)
     async with YClient(first) as alice, YClient(second) as bob:

@@ -525,7 +525,9 @@ async def test_rest_flow_converges_when_an_older_hand_over_of_another_instance_l
             held.release.set()  # instance one's close hands over too
 
 
-async def test_on_change_is_throttled_and_split_by_author() -> None:
+def _two_authors() -> tuple[Room, MemoryBridge, Client, Client]:
+    """A room handing over to a memory REST after 50 ms, and two editors: alice (u1)
+    and bob (u2)."""
     bridge = MemoryBridge()
     bridge.flows[("org", "flow")] = {"name": "F", "nodes": [], "edges": []}
     room = Room(
@@ -541,6 +543,11 @@ async def test_on_change_is_throttled_and_split_by_author() -> None:
         Principal(kind="user", id="u2", credential_id="s2", user_id="u2"), Role.EDITOR
     )
     bob, _ = make_client(bob_access)
+    return room, bridge, alice, bob
+
+
+async def test_on_change_is_throttled_and_split_by_author() -> None:
+    room, bridge, alice, bob = _two_authors()
     doc: Doc[Any] = Doc()
     for key in ("a1", "a2", "a3"):
         room.receive(alice, protocol.sync_update(edit(doc, key)))
@@ -565,21 +572,7 @@ async def test_on_change_is_throttled_and_split_by_author() -> None:
 async def test_authors_editing_in_one_window_get_a_version_each() -> None:
     """Interleaved authors: one hand-over each per window (not one per change of
     author), in the order they started; each but the last hands over only its share."""
-    bridge = MemoryBridge()
-    bridge.flows[("org", "flow")] = {"name": "F", "nodes": [], "edges": []}
-    room = Room(
-        "org",
-        "flow",
-        FlowDoc(),
-        options=CollabOptions(materialize_delay=0.05),
-        persistence=None,
-        bridge=bridge,
-    )
-    alice, _ = make_client()
-    bob_access = CollabAccess(
-        Principal(kind="user", id="u2", credential_id="s2", user_id="u2"), Role.EDITOR
-    )
-    bob, _ = make_client(bob_access)
+    room, bridge, alice, bob = _two_authors()
     doc: Doc[Any] = Doc()
     for turn in range(3):
         room.receive(alice, protocol.sync_update(edit(doc, f"a{turn}")))

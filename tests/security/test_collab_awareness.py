@@ -19,25 +19,10 @@ import websockets
 from minibase.collab import protocol
 from minibase.config import Settings
 from tests.collab.yclient import YClient
-from tests.flows_helpers import Org, new_org, node
-from tests.helpers import User, signup
+from tests.flows_helpers import new_org, node
 
 TIMEOUT = 5
 DEFAULTS = Settings()
-
-
-async def viewer_of(client: httpx.AsyncClient, org: Org) -> User:
-    viewer = await signup(client)
-    invite = await client.post(
-        f"/v1/orgs/{org.id}/invitations",
-        headers=org.admin.headers,
-        json={"email": viewer.email, "role": "viewer"},
-    )
-    accepted = await client.post(
-        "/v1/invitations/accept", headers=viewer.headers, json={"token": invite.json()["token"]}
-    )
-    assert accepted.status_code == 200, accepted.text
-    return viewer
 
 
 def awareness(*entries: tuple[int, int, object]) -> bytes:
@@ -77,7 +62,7 @@ async def setup(client: httpx.AsyncClient, live_url: str) -> tuple[str, str]:
     org = await new_org(client)
     flow = await org.create_flow("F", [node("a")])
     base = f"ws://{live_url}/v1/collab/{org.id}/{flow['id']}?token="
-    viewer = await viewer_of(client, org)
+    viewer = await org.member("viewer")
     return base + org.admin.token, base + viewer.token
 
 
