@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from pycrdt import Doc, Map
 
 from minibase.collab.flow_doc import FlowDoc
-from tests.collab.fakes import edge, node
+from tests.collab.fakes import canon, edge, node
 
 FLOW = {
     "name": "F",
@@ -252,3 +253,51 @@ def test_an_entry_deleted_after_arriving_ahead_of_its_clients_earlier_update_lea
     for kind in ("nodes", "edges"):  # the same entries (a replica orders new ones by id)
         mine = sorted(flow.materialize()[kind], key=lambda e: str(e["id"]))
         assert mine == sorted(fresh[kind], key=lambda e: str(e["id"]))
+
+
+def test_integrate_applies_an_update_as_apply_update_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The room's fast path (yrs's transaction driven directly): the same document, the
+    same events, the same errors as ``Doc.apply_update``; the public call inside a
+    transaction or without pycrdt's internals."""
+    source = FlowDoc()
+    updates: list[bytes] = []
+    source.doc.observe(lambda event: updates.append(event.update))
+    source.apply_flow(FLOW)
+    with source.doc.transaction():
+        source.meta["name"] = "G"  # through the meta observer, a pycrdt-wrapped one
+        source.nodes["n1"]["position"] = {"x": 9, "y": 9}
+    fast, public = FlowDoc(), FlowDoc()
+    calls: list[object] = []
+    monkeypatch.setattr(
+        public.doc, "apply_update", lambda u: calls.append(u) or Doc.apply_update(public.doc, u)
+    )
+    monkeypatch.setattr(fast.doc, "apply_update", lambda u: pytest.fail("not the fast path"))
+    for update in updates:
+        fast.integrate(update)
+        with public.doc.transaction():  # inside one: the public call
+            public.integrate(update)
+    assert len(calls) == len(updates)
+    assert canon(fast.materialize()) == canon(public.materialize()) == canon(source.materialize())
+    assert fast.materialize()["name"] == "G"
+
+    # A refused update: what apply_update raises, and the document goes on.
+    with pytest.raises(ValueError):
+        fast.integrate(b"\x05garbage")
+    # An observer's failure comes out after the commit, as pycrdt raises it.
+    fast.doc.observe(lambda event: 1 / 0)
+    with pytest.raises(ExceptionGroup) as raised:
+        fast.integrate(replica_edit(fast))
+    assert isinstance(raised.value.exceptions[0], ZeroDivisionError)
+    assert "late" in fast.nodes
+
+
+def replica_edit(flow: FlowDoc) -> bytes:
+    doc: Doc[Any] = Doc()
+    doc.apply_update(flow.doc.get_update())
+    before = doc.get_state()
+    doc.get("nodes", type=Map)["late"] = Map(
+        {"id": "late", "type": "t", "position": {"x": 0, "y": 0}}
+    )
+    return doc.get_update(before)
