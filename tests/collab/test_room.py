@@ -125,8 +125,13 @@ async def test_updates_arriving_turn_after_turn_are_gathered_into_one_frame(
     # gather limit.
     monkeypatch.setattr(broadcast, "GATHER_SECONDS", 30.0)
     monkeypatch.setattr(broadcast, "QUIET_SECONDS", 1.0)
+    monkeypatch.setattr(broadcast, "QUIET_PER_UPDATE", 1.0)
     assert await _updates_over_turns(3, 10) == 1
     assert await _updates_over_turns(3, 10, quiet=3) == 1
+    # After a small batch the quiet time is short (here none: a quiet turn ends it).
+    monkeypatch.setattr(broadcast, "QUIET_PER_UPDATE", 0.0)
+    assert await _updates_over_turns(3, 10, quiet=1) > 2
+    monkeypatch.setattr(broadcast, "QUIET_PER_UPDATE", 1.0)
     # A batch goes out once no update came for the quiet time: with none, after a turn
     # that brought nothing.
     monkeypatch.setattr(broadcast, "QUIET_SECONDS", 0.0)

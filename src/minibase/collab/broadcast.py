@@ -18,13 +18,15 @@ what it builds on arrives: it is in the log when that comes.
 
 Under load the flusher also gathers: when a batch holds more than one update (or the one
 before did), it lets the event loop turn for as long as new updates keep coming, until
-none has come for :data:`QUIET_SECONDS` (150 µs), up to :data:`GATHER_SECONDS`. Writers
+none has come for :data:`QUIET_SECONDS` (150 µs; 5 µs per update of the batch before
+when that is less), up to :data:`GATHER_SECONDS`. Writers
 answering the last broadcast arrive over a few milliseconds, tens of microseconds
 apart; gathered, their updates cost one append and one frame per socket instead of
 several. Measured with 50 writers and 50 readers: ending a batch after one quiet loop
 turn gave about 16 updates a frame, after two about 29, after 150 µs without one 48;
 each step cut the CPU per update (docs/benchmarks.md, "Gathering for a quiet time"). The
-turns spent waiting cost a few µs each, far less than the frames they save. A lone edit
+turns spent waiting cost a few µs each, far less than the frames they save, and a room
+whose batches are small waits in proportion (two updates: 10 µs). A lone edit
 (one writer) is never held.
 
 Before it takes a batch, the flusher calls ``before_batch``: the room's rules check of
@@ -63,7 +65,11 @@ GATHER_SECONDS = 0.002
 """How long a batch may wait for the updates that keep arriving turn after turn."""
 
 QUIET_SECONDS = 0.00015
-"""Under load, a batch goes out once no update has come for this long."""
+"""Under load, a batch goes out once no update has come for this long ..."""
+
+QUIET_PER_UPDATE = 0.000005
+"""... or for this long per update of the batch before, if that is shorter: the loop
+turns spent waiting cost CPU, so a room with small batches waits little."""
 
 Stored = Callable[[int, int], None]
 """Called with ``(seq, bytes)`` after each append to the update log."""
@@ -183,17 +189,19 @@ class DurableBroadcast:
         return True
 
     async def _gather(self) -> None:
-        """Let the loop turn while updates keep coming: until none came for
-        :data:`QUIET_SECONDS`, up to :data:`GATHER_SECONDS` in all."""
+        """Let the loop turn while updates keep coming: until none came for the quiet
+        time (:data:`QUIET_SECONDS`, less after a small batch), up to
+        :data:`GATHER_SECONDS` in all."""
         start = last = time.monotonic()
         arrived = len(self._pending) + len(self._remote)
+        quiet = min(QUIET_SECONDS, QUIET_PER_UPDATE * max(self._last_batch, arrived))
         while not self.broken:
             await asyncio.sleep(0)
             now = time.monotonic()
             count = len(self._pending) + len(self._remote)
             if count != arrived:
                 arrived, last = count, now
-            elif now - last >= QUIET_SECONDS:
+            elif now - last >= quiet:
                 return
             if now - start >= GATHER_SECONDS:
                 return
