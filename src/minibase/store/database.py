@@ -37,6 +37,16 @@ def _quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+BUSY_TIMEOUT_MS = 5000
+"""How long a SQLite connection waits for a lock before it gives up."""
+
+WAL_TRUNCATE_FRAMES = 16384
+"""A WAL past this many frames (64 MiB of 4 KiB pages) is emptied (``checkpoint_loop``)."""
+
+TRUNCATE_WAIT_MS = 100
+"""How long the emptying checkpoint waits for readers before it does what it can."""
+
+
 def _sqlite_engine(url: str, *, writer: bool) -> Engine:
     """A synchronous pysqlite engine, used on the event loop itself (see :class:`Database`)."""
     engine = create_engine(
@@ -58,7 +68,7 @@ def _sqlite_engine(url: str, *, writer: bool) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")  # durable against process crashes
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         # Checkpoints run in the background (Database.checkpoint_loop), never inside a
         # request's commit, where their fsync would stall the writer for tens of ms.
         cursor.execute("PRAGMA wal_autocheckpoint=0")
@@ -352,23 +362,45 @@ class Database:
                 await conn.invalidate()  # the same after a COMMIT that did not answer
                 raise
 
-    def _checkpoint(self) -> None:
+    def _checkpoint(self, mode: str) -> int:
+        """Run ``PRAGMA wal_checkpoint(mode)``; the frames the WAL held."""
         assert self._sqlite_read is not None
         with self._sqlite_read.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+            if mode != "TRUNCATE":
+                row = conn.exec_driver_sql(f"PRAGMA wal_checkpoint({mode})").fetchone()
+                return int(row[1]) if row is not None else 0
+            # Wait for readers briefly: the writers wait on the write lock meanwhile.
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={TRUNCATE_WAIT_MS}")
+            try:
+                row = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            finally:
+                conn.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            return int(row[1]) if row is not None else 0
 
-    async def checkpoint_loop(self, interval: float = 1.0) -> None:
+    async def checkpoint_loop(
+        self, interval: float = 1.0, truncate_over: int = WAL_TRUNCATE_FRAMES
+    ) -> None:
         """SQLite: copy the WAL into the database file every ``interval`` seconds.
 
         ``PASSIVE`` never blocks readers or the writer; it stops at the oldest reader. It
         runs in a worker thread: its fsync must not hold up the event loop.
+
+        Under writes that never pause, a ``PASSIVE`` checkpoint never catches up with
+        the writer, so the writer never starts the WAL again from its beginning: the
+        file grew without bound (189 MB after a minute of 50 collab writers, for a 2 MB
+        database). Once it holds more than ``truncate_over`` frames, the loop takes the
+        write lock (writers wait for it, the event loop does not) and checkpoints with
+        ``TRUNCATE``, which empties the file; readers get ``TRUNCATE_WAIT_MS`` to finish.
         """
         if not self.is_sqlite:
             return
         while True:
             await asyncio.sleep(interval)
             try:
-                await asyncio.to_thread(self._checkpoint)
+                frames = await asyncio.to_thread(self._checkpoint, "PASSIVE")
+                if frames > truncate_over:
+                    async with self._write_lock:
+                        await asyncio.to_thread(self._checkpoint, "TRUNCATE")
             except SQLAlchemyError:
                 log.warning("WAL checkpoint failed", exc_info=True)
 
