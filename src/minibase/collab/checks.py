@@ -82,7 +82,7 @@ class PendingChecks:
 
 
 def _attribute(
-    removals: list[Removal], editors: list[Client], edits: dict[Hashable, set[tuple[str, str]]]
+    removals: list[Removal], editors: list[Client], edits: dict[Hashable, set[Entry]]
 ) -> dict[Client, list[Removal]]:
     """Each removal goes to the editors that touched its entry, or to all of them."""
     told: dict[Client, list[Removal]] = {}

@@ -29,6 +29,7 @@ from typing import Any
 import orjson
 from pycrdt import Array, Doc, Map, Subscription, Transaction, TransactionEvent
 
+from minibase.domain.collab import Entry
 from minibase.domain.flow_json import FlowJSON
 
 JSON = Any
@@ -244,6 +245,7 @@ class FlowDoc:
 
     def __init__(self, doc: Doc[Any] | None = None) -> None:
         self.doc: Doc[Any] = doc if doc is not None else Doc()
+        self._raw_doc = _raw_doc(self.doc)  # integrate()'s fast path, when it has one
         self.nodes: Map[Any] = self.doc.get("nodes", type=Map)
         self.edges: Map[Any] = self.doc.get("edges", type=Map)
         self.meta: Map[Any] = self.doc.get("meta", type=Map)
@@ -256,7 +258,7 @@ class FlowDoc:
         self._edges_by_node: dict[str, set[str]] = {}
         self._reread: set[str] = set()  # maps to read whole at the next refresh (_touched)
         self._editor: Hashable | None = None
-        self._edits: dict[Hashable, set[tuple[str, str]]] = {}
+        self._edits: dict[Hashable, set[Entry]] = {}
         # The integrated (Rust) maps' deep observers, not pycrdt's ``Map.observe_deep``:
         # that one wraps each event and reads every field of it before the callback runs
         # (the target, the path, each changed key's old and new value as Python objects),
@@ -317,13 +319,8 @@ class FlowDoc:
         the public call does it.
         """
         doc: Any = self.doc
-        raw = getattr(doc, "_doc", None)
-        if (
-            raw is None
-            or getattr(doc, "_txn", True) is not None
-            or not isinstance(getattr(doc, "_exceptions", None), list)
-            or getattr(doc, "_allow_multithreading", True)
-        ):
+        raw = self._raw_doc
+        if raw is None or doc._txn is not None:
             self.doc.apply_update(update)
             return
         txn = raw.create_transaction()
@@ -339,15 +336,13 @@ class FlowDoc:
             doc._exceptions.clear()
             raise ExceptionGroup("Observer callback error", errors)
 
-    def take_edits(self) -> dict[Hashable, set[tuple[str, str]]]:
+    def take_edits(self) -> dict[Hashable, set[Entry]]:
         """Per editor, the entries ``(kind, id)`` touched since the last call."""
         edits, self._edits = self._edits, {}
         return edits
 
     @staticmethod
-    def _touched(
-        events: list[Any], into: Dirty, seen: set[tuple[str, str]] | None, kind: str
-    ) -> bool:
+    def _touched(events: list[Any], into: Dirty, seen: set[Entry] | None, kind: str) -> bool:
         """Mark the entries ``events`` changed: with the top-level keys of the entry they
         changed when the events say (a change inside an entry's ``Y.Map``), else whole.
 
@@ -389,7 +384,7 @@ class FlowDoc:
                 known.update(parts)
         return unnamed
 
-    def _seen(self) -> set[tuple[str, str]] | None:
+    def _seen(self) -> set[Entry] | None:
         if self._editor is None:
             return None
         return self._edits.setdefault(self._editor, set())
@@ -654,6 +649,18 @@ def _lookup(ymap: Map[Any], key: str) -> Any:
         return ymap[key]
     except KeyError:
         return _MISSING
+
+
+def _raw_doc(doc: Doc[Any]) -> Any:
+    """``doc``'s yrs document, when pycrdt has the internals :meth:`FlowDoc.integrate`
+    drives (``_doc``, ``_txn``, ``_exceptions``, no multithreading lock); else ``None``."""
+    if (
+        not hasattr(doc, "_txn")
+        or not isinstance(getattr(doc, "_exceptions", None), list)
+        or getattr(doc, "_allow_multithreading", True)
+    ):
+        return None
+    return getattr(doc, "_doc", None)
 
 
 _PLAIN = (dict, list, str, float, int, bool)

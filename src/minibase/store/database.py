@@ -362,20 +362,17 @@ class Database:
                 await conn.invalidate()  # the same after a COMMIT that did not answer
                 raise
 
-    def _checkpoint(self, mode: str) -> int:
-        """Run ``PRAGMA wal_checkpoint(mode)``; the frames the WAL held."""
+    def _checkpoint(self, mode: str, wait_ms: int = BUSY_TIMEOUT_MS) -> int:
+        """Run ``PRAGMA wal_checkpoint(mode)``, waiting at most ``wait_ms`` for readers;
+        the frames the WAL held."""
         assert self._sqlite_read is not None
         with self._sqlite_read.connect() as conn:
-            if mode != "TRUNCATE":
-                row = conn.exec_driver_sql(f"PRAGMA wal_checkpoint({mode})").fetchone()
-                return int(row[1]) if row is not None else 0
-            # Wait for readers briefly: the writers wait on the write lock meanwhile.
-            conn.exec_driver_sql(f"PRAGMA busy_timeout={TRUNCATE_WAIT_MS}")
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={wait_ms}")
             try:
-                row = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                row = conn.exec_driver_sql(f"PRAGMA wal_checkpoint({mode})").fetchone()
             finally:
                 conn.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            return int(row[1]) if row is not None else 0
+        return int(row[1]) if row is not None else 0
 
     async def checkpoint_loop(
         self, interval: float = 1.0, truncate_over: int = WAL_TRUNCATE_FRAMES
@@ -400,7 +397,7 @@ class Database:
                 frames = await asyncio.to_thread(self._checkpoint, "PASSIVE")
                 if frames > truncate_over:
                     async with self._write_lock:
-                        await asyncio.to_thread(self._checkpoint, "TRUNCATE")
+                        await asyncio.to_thread(self._checkpoint, "TRUNCATE", TRUNCATE_WAIT_MS)
             except SQLAlchemyError:
                 log.warning("WAL checkpoint failed", exc_info=True)
 
